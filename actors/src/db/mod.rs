@@ -1,0 +1,84 @@
+//! Everything Courier says to Postgres. Routes and actors call these functions; no other
+//! module formats SQL. Queries are checked at run time (`query_as` + `FromRow`) and covered
+//! by the integration tests against a real database.
+
+pub mod subscriptions;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+/// The migrations in `migrations/`, embedded in the binary and applied at start.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("DATABASE_URL is not a valid Postgres URL: {0}")]
+    BadUrl(sqlx::Error),
+    #[error("cannot reach the Postgres server named by DATABASE_URL: {0}")]
+    Unreachable(sqlx::Error),
+    #[error("cannot create the database {name:?}: {source}")]
+    Create { name: String, source: sqlx::Error },
+    #[error("cannot apply migrations: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
+}
+
+/// Connects to `url`, creating the database when it does not exist, and applies migrations.
+pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<PgPool, ConnectError> {
+    let options = PgConnectOptions::from_str(url).map_err(ConnectError::BadUrl)?;
+    create_database_if_missing(&options).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(ConnectError::Unreachable)?;
+    MIGRATOR.run(&pool).await.map_err(ConnectError::Migrate)?;
+    Ok(pool)
+}
+
+async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), ConnectError> {
+    let name = options.get_database().unwrap_or("postgres").to_owned();
+    let admin = options.clone().database("postgres");
+    let mut conn = admin.connect().await.map_err(ConnectError::Unreachable)?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(ConnectError::Unreachable)?;
+    if exists.is_none() {
+        // The name comes from our own configuration and is quoted as an identifier.
+        let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+        {
+            // Another process may have created it between the check and here.
+            let duplicate = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| c == "42P04");
+            if !duplicate {
+                return Err(ConnectError::Create { name, source: e });
+            }
+        }
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Whether a database error means Postgres is unavailable (as opposed to a bad query).
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+    ) || e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c.starts_with("57P") || c.starts_with("08") || c == "53300")
+}

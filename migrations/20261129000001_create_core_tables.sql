@@ -1,0 +1,99 @@
+-- Courier's core schema. Ids are UUIDv7 (time-ordered), so "newest first" and cursor
+-- pagination use the primary key or (parent, id) indexes.
+
+CREATE TABLE subscriptions (
+    id                         uuid PRIMARY KEY,
+    target_url                 text        NOT NULL,
+    event_types                text[]      NOT NULL DEFAULT '{}',
+    description                text,
+    headers                    jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    rate_limit_per_second      integer     CHECK (rate_limit_per_second > 0),
+    max_in_flight              integer     NOT NULL CHECK (max_in_flight > 0),
+    timeout_ms                 integer     CHECK (timeout_ms > 0),
+    status                     text        NOT NULL DEFAULT 'active'
+                                           CHECK (status IN ('active', 'paused', 'disabled')),
+    disabled_reason            text,
+    -- The signing secret must be usable as an HMAC key, so it is stored as given; it is only
+    -- ever returned by create and rotate-secret.
+    secret                     text        NOT NULL,
+    previous_secret            text,
+    previous_secret_expires_at timestamptz,
+    -- True when the client chose the secret at creation: ingestion then needs a signature.
+    requires_signature         boolean     NOT NULL,
+    -- Set at the first failed delivery after a success; cleared by a success.
+    failing_since              timestamptz,
+    -- Ownership for several nodes sharing one database.
+    owner_node                 text,
+    lease_expires_at           timestamptz,
+    created_at                 timestamptz NOT NULL DEFAULT now(),
+    updated_at                 timestamptz NOT NULL DEFAULT now(),
+    deleted_at                 timestamptz
+);
+
+-- List with a status filter, newest first, live rows only.
+CREATE INDEX subscriptions_live_by_status ON subscriptions (status, id DESC) WHERE deleted_at IS NULL;
+CREATE INDEX subscriptions_live ON subscriptions (id DESC) WHERE deleted_at IS NULL;
+
+CREATE TABLE messages (
+    id              uuid PRIMARY KEY,
+    event_type      text        NOT NULL,
+    -- `json`, not `jsonb`: it keeps the producer's bytes exactly, which deliveries must send.
+    payload         json        NOT NULL,
+    -- The subscription for the per-subscription ingest forms; NULL for fan-out.
+    subscription_id uuid,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX messages_created_at ON messages (created_at);
+
+CREATE TABLE deliveries (
+    id               uuid PRIMARY KEY,
+    message_id       uuid        NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    subscription_id  uuid        NOT NULL REFERENCES subscriptions (id),
+    event_type       text        NOT NULL,
+    status           text        NOT NULL CHECK (status IN
+                         ('pending', 'delivering', 'retrying', 'succeeded', 'failed', 'filtered', 'paused')),
+    attempt_count    integer     NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz,
+    last_attempt_at  timestamptz,
+    last_status_code integer,
+    last_error       text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now()
+);
+-- A subscription's log, newest first, with each filter the API offers.
+CREATE INDEX deliveries_by_subscription ON deliveries (subscription_id, id DESC);
+CREATE INDEX deliveries_by_subscription_status ON deliveries (subscription_id, status, id DESC);
+CREATE INDEX deliveries_by_subscription_event ON deliveries (subscription_id, event_type, id DESC);
+CREATE INDEX deliveries_by_message ON deliveries (message_id);
+-- The sweeper: unfinished deliveries by due time.
+CREATE INDEX deliveries_unfinished_due ON deliveries (next_attempt_at)
+    WHERE status IN ('pending', 'delivering', 'retrying');
+-- Retention of finished deliveries.
+CREATE INDEX deliveries_finished_updated ON deliveries (updated_at)
+    WHERE status IN ('succeeded', 'failed', 'filtered');
+
+CREATE TABLE attempts (
+    id              uuid PRIMARY KEY,
+    delivery_id     uuid        NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    attempt_number  integer     NOT NULL,
+    attempted_at    timestamptz NOT NULL,
+    request_headers jsonb       NOT NULL,
+    status_code     integer,
+    response_body   text,
+    duration_ms     integer     NOT NULL,
+    error_class     text,
+    error_message   text,
+    succeeded       boolean     NOT NULL
+);
+CREATE INDEX attempts_by_delivery ON attempts (delivery_id, attempt_number);
+CREATE INDEX attempts_attempted_at ON attempts (attempted_at);
+
+-- Answers remembered for `Idempotency-Key` (24 h).
+CREATE TABLE idempotency_keys (
+    scope      text        NOT NULL,
+    key        text        NOT NULL,
+    response   jsonb       NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);

@@ -1,0 +1,142 @@
+//! `ApiError`: the one error type routes return. Each variant maps to a status and a stable
+//! `code`; the body is `{code, message, title, status, detail}` (RFC 7807 fields beside ours).
+//! 5xx bodies are opaque; the log keeps the whole cause chain.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use courier_actors::domain::Invalid;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or wrong API key: send `Authorization: Bearer <COURIER_API_KEY>`")]
+    Unauthorized,
+    #[error("this subscription requires an X-Hub-Signature-256 header")]
+    SignatureRequired,
+    #[error("the X-Hub-Signature-256 signature does not match the body")]
+    InvalidSignature,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Validation(String),
+    #[error("the request body is not valid JSON for this route: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("{0}")]
+    InvalidId(String),
+    #[error("the request body is larger than the {limit}-byte limit")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("a dependency is unavailable; retry shortly")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The JSON body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"code": "validation_error", "message": "target_url must use http or https",
+    "title": "Bad Request", "status": 400, "detail": "target_url must use http or https"}))]
+pub struct ErrorBody {
+    /// Stable, machine-readable code.
+    pub code: &'static str,
+    /// What went wrong, for humans.
+    pub message: String,
+    /// RFC 7807: the status's reason phrase.
+    pub title: &'static str,
+    /// RFC 7807: the HTTP status.
+    pub status: u16,
+    /// RFC 7807: same as `message`.
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::SignatureRequired => "signature_required",
+            Self::InvalidSignature => "invalid_signature",
+            Self::NotFound(_) => "not_found",
+            Self::Validation(_) => "validation_error",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::BadQuery(_) => "invalid_query",
+            Self::InvalidId(_) => "invalid_id",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Conflict(_) => "conflict",
+            Self::Unavailable => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        Self::Validation(e.0)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        if courier_actors::db::is_unavailable(&e) {
+            tracing::warn!(error = %e, "postgres unavailable");
+            Self::Unavailable
+        } else {
+            Self::Internal(e.into())
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized | Self::SignatureRequired | Self::InvalidSignature => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Validation(_) | Self::InvalidJson(_) | Self::BadQuery(_) | Self::InvalidId(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let Self::Internal(e) = self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let message = self.to_string();
+        let body = ErrorBody {
+            code: self.code(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: message.clone(),
+            message,
+        };
+        let mut resp = HttpResponse::build(status);
+        resp.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        }
+        if status == StatusCode::UNAUTHORIZED && matches!(self, Self::Unauthorized) {
+            resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        resp.json(body)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,128 @@
+//! HTTP routes. Each module owns one resource; `configure` wires them all, with extractor
+//! settings that turn every malformed body, query or path into a JSON 4xx.
+
+pub mod docs;
+pub mod health;
+pub mod subscriptions;
+
+use actix_web::error::{JsonPayloadError, PayloadError};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Registers every route and the extractor error handlers.
+pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(json_config(max_body))
+            .app_data(web::PayloadConfig::new(max_body))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::BadQuery(e.to_string()).into()),
+            )
+            .app_data(web::PathConfig::default().error_handler(|e, _| {
+                ApiError::InvalidId(format!("a path segment is not valid: {e}")).into()
+            }))
+            .configure(health::configure)
+            .configure(docs::configure)
+            .configure(subscriptions::configure);
+    }
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        // Clients of the original service often omit Content-Type (curl -d sends a form type).
+        .content_type_required(false)
+        .error_handler(move |e, _| json_error(e, limit).into())
+}
+
+/// Maps a JSON extractor failure to our error.
+pub fn json_error(e: JsonPayloadError, limit: usize) -> ApiError {
+    match e {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge { limit }
+        }
+        JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
+        JsonPayloadError::Deserialize(e) => ApiError::InvalidJson(e.to_string()),
+        other => ApiError::InvalidJson(other.to_string()),
+    }
+}
+
+/// The answer for paths that match no route.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("route"))
+}
+
+/// `limit` and `cursor`, shared by every list route.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<i64>,
+    /// The `X-Next-Cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+pub const MAX_PAGE: i64 = 500;
+
+/// A validated page request: fetch `limit + 1` rows to learn whether another page exists.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub before: Option<Uuid>,
+}
+
+impl Page {
+    pub fn parse(limit: Option<i64>, cursor: Option<&str>, default: i64) -> Result<Self, ApiError> {
+        let limit = limit.unwrap_or(default);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::BadQuery(format!(
+                "limit must be between 1 and {MAX_PAGE}"
+            )));
+        }
+        let before = match cursor.filter(|c| !c.is_empty()) {
+            Some(c) => Some(
+                Uuid::parse_str(c)
+                    .map_err(|_| ApiError::BadQuery(format!("cursor {c:?} is not valid")))?,
+            ),
+            None => None,
+        };
+        Ok(Self { limit, before })
+    }
+}
+
+/// Trims a `limit + 1` result to a page and answers it as a bare JSON array, with the next
+/// page's cursor in `X-Next-Cursor` (and a `Link` header) when there is one.
+pub fn page_response<T: serde::Serialize>(
+    req: &HttpRequest,
+    mut rows: Vec<T>,
+    page: Page,
+    id_of: impl Fn(&T) -> Uuid,
+) -> HttpResponse {
+    let more = rows.len() as i64 > page.limit;
+    rows.truncate(usize::try_from(page.limit).unwrap_or(0));
+    let mut resp = HttpResponse::Ok();
+    if more && let Some(last) = rows.last() {
+        let cursor = id_of(last).to_string();
+        let link = format!(
+            "<{}?{}>; rel=\"next\"",
+            req.path(),
+            next_query(req.query_string(), &cursor)
+        );
+        resp.insert_header(("X-Next-Cursor", cursor));
+        resp.insert_header((header::LINK, link));
+    }
+    resp.json(rows)
+}
+
+/// The query string of the next page: the same filters, with `cursor` replaced.
+fn next_query(query: &str, cursor: &str) -> String {
+    let kept = url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "cursor");
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .append_pair("cursor", cursor)
+        .finish()
+}
