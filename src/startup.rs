@@ -6,7 +6,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{NormalizePath, from_fn};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlers, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use courier_actors::cache::{self, SubscriptionCache};
 use courier_actors::db;
@@ -125,6 +126,7 @@ fn http_server(
             .app_data(state.clone())
             .configure(routes::configure(max_body))
             .default_service(web::to(routes::not_found))
+            .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, routes::method_not_allowed))
             .wrap(NormalizePath::trim())
             .wrap(from_fn(request_span))
     })

@@ -211,7 +211,7 @@ impl SigningSecret {
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let len = raw.chars().count();
-        if len < Self::MIN_LEN || len > Self::MAX_LEN {
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
             return Err(invalid(format!(
                 "secret must be between {} and {} characters",
                 Self::MIN_LEN,

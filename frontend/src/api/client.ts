@@ -1,0 +1,230 @@
+/**
+ * The one typed client for Courier's management API.
+ *
+ * Every request carries `Authorization: Bearer <key>`. Every non-2xx answer becomes an
+ * `ApiError` whose `message` is the server's own words; a 401 also calls `onUnauthorized`
+ * so the app can send the user back to sign-in. Pages never call `fetch` themselves.
+ */
+import type {
+  ApiErrorBody,
+  Delivery,
+  DeliveryFilters,
+  IngestAccepted,
+  Message,
+  OverviewStats,
+  Page,
+  PageQuery,
+  RecoverResult,
+  Subscription,
+  SubscriptionCreate,
+  SubscriptionPatch,
+  SubscriptionReplace,
+  SubscriptionStatus,
+  SubscriptionWithSecret,
+} from './types';
+
+export class ApiError extends Error {
+  /** HTTP status; 0 when the server could not be reached at all. */
+  readonly status: number;
+  /** The server's stable error code, e.g. `not_found`; `network_error` / `bad_response` for client-side failures. */
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export interface ClientOptions {
+  /** The API key to send, read on every request so sign-in/out needs no new client. */
+  getKey: () => string | null;
+  /** Called once per 401 answer. */
+  onUnauthorized?: (error: ApiError) => void;
+  /** Origin prefix; empty for same-origin (the dashboard is served by Courier itself). */
+  baseUrl?: string;
+  /** Injected for tests; defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+type Query = Record<string, string | number | undefined | null>;
+
+/** Builds `?a=1&b=2`, skipping empty values. */
+export function queryString(query: Query): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined && v !== null && v !== '') params.set(k, String(v));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+const enc = encodeURIComponent;
+
+export class CourierClient {
+  private readonly opts: ClientOptions;
+
+  constructor(opts: ClientOptions) {
+    this.opts = opts;
+  }
+
+  // ---- subscriptions ----
+
+  listSubscriptions(q: PageQuery & { status?: SubscriptionStatus } = {}): Promise<Page<Subscription>> {
+    return this.page(`/subscriptions/${queryString({ status: q.status, limit: q.limit, cursor: q.cursor })}`);
+  }
+
+  getSubscription(id: string): Promise<Subscription> {
+    return this.json('GET', `/subscriptions/${enc(id)}`);
+  }
+
+  createSubscription(body: SubscriptionCreate): Promise<SubscriptionWithSecret> {
+    return this.json('POST', '/subscriptions/', body);
+  }
+
+  replaceSubscription(id: string, body: SubscriptionReplace): Promise<Subscription> {
+    return this.json('PUT', `/subscriptions/${enc(id)}`, body);
+  }
+
+  patchSubscription(id: string, body: SubscriptionPatch): Promise<Subscription> {
+    return this.json('PATCH', `/subscriptions/${enc(id)}`, body);
+  }
+
+  async deleteSubscription(id: string): Promise<void> {
+    await this.request('DELETE', `/subscriptions/${enc(id)}`);
+  }
+
+  pauseSubscription(id: string): Promise<Subscription> {
+    return this.json('POST', `/subscriptions/${enc(id)}/pause`);
+  }
+
+  resumeSubscription(id: string): Promise<Subscription> {
+    return this.json('POST', `/subscriptions/${enc(id)}/resume`);
+  }
+
+  /** New signing secret; pass one to choose it, or let the server generate it. */
+  rotateSecret(id: string, secret?: string): Promise<SubscriptionWithSecret> {
+    return this.json('POST', `/subscriptions/${enc(id)}/rotate-secret`, secret ? { secret } : undefined);
+  }
+
+  sendTestEvent(id: string): Promise<IngestAccepted> {
+    return this.json('POST', `/subscriptions/${enc(id)}/test`);
+  }
+
+  /** Re-queues every failed delivery of the subscription since `since` (RFC 3339). */
+  recoverFailed(id: string, since: string): Promise<RecoverResult> {
+    return this.json('POST', `/subscriptions/${enc(id)}/recover${queryString({ since })}`);
+  }
+
+  // ---- deliveries and messages ----
+
+  listDeliveries(subscriptionId: string, q: DeliveryFilters & PageQuery = {}): Promise<Page<Delivery>> {
+    const query = queryString({
+      status: q.status,
+      event_type: q.event_type,
+      since: q.since,
+      until: q.until,
+      limit: q.limit,
+      cursor: q.cursor,
+    });
+    return this.page(`/subscriptions/${enc(subscriptionId)}/deliveries${query}`);
+  }
+
+  getDelivery(taskId: string): Promise<Delivery> {
+    return this.json('GET', `/deliveries/${enc(taskId)}`);
+  }
+
+  retryDelivery(taskId: string): Promise<Delivery> {
+    return this.json('POST', `/deliveries/${enc(taskId)}/retry`);
+  }
+
+  getMessage(id: string): Promise<Message> {
+    return this.json('GET', `/messages/${enc(id)}`);
+  }
+
+  // ---- stats and stream ----
+
+  getOverview(): Promise<OverviewStats> {
+    return this.json('GET', '/stats/overview');
+  }
+
+  /**
+   * URL for the SSE live tail. EventSource cannot send headers, so the key goes in the query
+   * (the server accepts `api_key` on this route only).
+   */
+  streamUrl(subscriptionId?: string): string {
+    const key = this.opts.getKey() ?? '';
+    return `${this.opts.baseUrl ?? ''}/stream${queryString({ api_key: key, subscription_id: subscriptionId })}`;
+  }
+
+  // ---- plumbing ----
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.request(method, path, body);
+    return (await readJson(res)) as T;
+  }
+
+  private async page<T>(path: string): Promise<Page<T>> {
+    const res = await this.request('GET', path);
+    const items = await readJson(res);
+    if (!Array.isArray(items)) {
+      throw new ApiError(res.status, 'bad_response', 'The server answered with something that is not a list.');
+    }
+    return { items: items as T[], nextCursor: res.headers.get('X-Next-Cursor') || null };
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const key = this.opts.getKey();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const doFetch = this.opts.fetch ?? globalThis.fetch.bind(globalThis);
+    let res: Response;
+    try {
+      res = await doFetch(`${this.opts.baseUrl ?? ''}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch {
+      throw new ApiError(0, 'network_error', 'Could not reach the Courier server. Check your connection and try again.');
+    }
+    if (res.ok) return res;
+    const error = await errorFrom(res);
+    if (res.status === 401) this.opts.onUnauthorized?.(error);
+    throw error;
+  }
+}
+
+async function readJson(res: Response): Promise<unknown> {
+  const text = await res.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(res.status, 'bad_response', 'The server answered with something that is not JSON.');
+  }
+}
+
+/** Turns an error answer into words: the server's `message`, else its RFC 7807 fields, else the status. */
+export async function errorFrom(res: Response): Promise<ApiError> {
+  let body: Partial<ApiErrorBody> | null = null;
+  try {
+    const parsed: unknown = JSON.parse(await res.text());
+    if (parsed && typeof parsed === 'object') body = parsed as Partial<ApiErrorBody>;
+  } catch {
+    body = null;
+  }
+  const words =
+    body?.message || body?.detail || body?.title || `The server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}.`;
+  return new ApiError(res.status, body?.code || `http_${res.status}`, words);
+}
+
+/** Human text for anything thrown by a client call. */
+export function describeError(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

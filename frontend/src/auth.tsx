@@ -1,0 +1,75 @@
+/**
+ * Who is signed in: the API key, kept in sessionStorage (gone when the tab closes), and the
+ * one `CourierClient` every page uses. A 401 from any call signs the user out with a message.
+ */
+import { useCallback, useMemo, useRef, useState, type ReactNode } from 'react';
+import { ApiError, CourierClient } from './api/client';
+import { AuthContext } from './authContext';
+
+const STORAGE_KEY = 'courier.apiKey';
+
+function readStoredKey(): string | null {
+  try {
+    return window.sessionStorage.getItem(STORAGE_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function AuthProvider({ children, fetchImpl }: { children: ReactNode; fetchImpl?: typeof fetch }) {
+  const [apiKey, setApiKey] = useState<string | null>(readStoredKey);
+  const [notice, setNotice] = useState<string | null>(null);
+  // The client reads the key through this ref, so it never needs rebuilding; signIn/signOut keep it current.
+  const keyRef = useRef(apiKey);
+
+  const signOut = useCallback((why?: string) => {
+    try {
+      window.sessionStorage.removeItem(STORAGE_KEY);
+    } catch {
+      /* storage unavailable: nothing to clear */
+    }
+    keyRef.current = null;
+    setApiKey(null);
+    setNotice(why ?? null);
+  }, []);
+
+  const client = useMemo(
+    () =>
+      // The ref is read only inside the callbacks, at request time, never during render.
+      // oxlint-disable-next-line react/refs
+      new CourierClient({
+        getKey: () => keyRef.current,
+        fetch: fetchImpl,
+        onUnauthorized: () => {
+          if (keyRef.current) signOut('The server no longer accepts your API key (401). Sign in again.');
+        },
+      }),
+    [fetchImpl, signOut],
+  );
+
+  const signIn = useCallback(
+    async (key: string) => {
+      const probe = new CourierClient({ getKey: () => key, fetch: fetchImpl });
+      try {
+        await probe.listSubscriptions({ limit: 1 });
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 401) {
+          throw new ApiError(401, e.code, 'That API key was not accepted. Check it and try again.');
+        }
+        throw e;
+      }
+      try {
+        window.sessionStorage.setItem(STORAGE_KEY, key);
+      } catch {
+        /* storage unavailable: the key lives for this page only */
+      }
+      keyRef.current = key;
+      setApiKey(key);
+      setNotice(null);
+    },
+    [fetchImpl],
+  );
+
+  const value = useMemo(() => ({ apiKey, client, notice, signIn, signOut }), [apiKey, client, notice, signIn, signOut]);
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}

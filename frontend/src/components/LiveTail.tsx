@@ -1,0 +1,126 @@
+/**
+ * Live tail of delivery attempts from the SSE stream (`GET /stream`, events named `attempt`).
+ * EventSource reconnects by itself after network errors; if the server closes the stream for
+ * good (e.g. the key was refused), the tail says so and offers to reconnect.
+ */
+import { useEffect, useState } from 'react';
+import { Link } from 'react-router';
+import type { AttemptEvent } from '../api/types';
+import { useApi } from '../authContext';
+import { formatDuration } from '../format';
+import { useLatest } from '../hooks';
+import { paths } from '../paths';
+import { StatusBadge } from './StatusBadge';
+import { Time } from './Time';
+
+const KEEP = 50;
+
+type Connection = 'connecting' | 'live' | 'reconnecting' | 'closed' | 'unsupported';
+
+const CONNECTION_TEXT: Record<Connection, string> = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Connection lost, reconnecting…',
+  closed: 'Disconnected',
+  unsupported: 'This browser cannot show the live tail',
+};
+
+interface Props {
+  subscriptionId?: string;
+  /** Called for every attempt event, e.g. to refresh a page that shows the same delivery. */
+  onAttempt?: (event: AttemptEvent) => void;
+  title?: string;
+}
+
+export function LiveTail({ subscriptionId, onAttempt, title = 'Live tail' }: Props) {
+  const client = useApi();
+  const [events, setEvents] = useState<AttemptEvent[]>([]);
+  const [connection, setConnection] = useState<Connection>('connecting');
+  const [generation, setGeneration] = useState(0);
+  const onAttemptRef = useLatest(onAttempt);
+  const supported = typeof EventSource !== 'undefined';
+
+  useEffect(() => {
+    if (!supported) return;
+    const source = new EventSource(client.streamUrl(subscriptionId));
+    source.onopen = () => setConnection('live');
+    source.onerror = () => setConnection(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
+    source.addEventListener('attempt', (e: MessageEvent<string>) => {
+      let event: AttemptEvent;
+      try {
+        event = JSON.parse(e.data) as AttemptEvent;
+      } catch {
+        return; // a malformed event is skipped, not fatal to the tail
+      }
+      setConnection('live');
+      setEvents((old) => [event, ...old].slice(0, KEEP));
+      onAttemptRef.current?.(event);
+    });
+    return () => source.close();
+  }, [client, subscriptionId, generation, supported, onAttemptRef]);
+
+  return (
+    <section className="card" aria-labelledby="tail-title">
+      <div className="card-head">
+        <h2 id="tail-title">{title}</h2>
+        <span className={`conn conn-${supported ? connection : 'unsupported'}`} role="status" data-testid="tail-connection">
+          {CONNECTION_TEXT[supported ? connection : 'unsupported']}
+        </span>
+        {connection === 'closed' && (
+          <button
+            type="button"
+            onClick={() => {
+              setConnection('connecting');
+              setGeneration((g) => g + 1);
+            }}
+          >
+            Reconnect
+          </button>
+        )}
+        {events.length > 0 && (
+          <button type="button" onClick={() => setEvents([])}>
+            Clear
+          </button>
+        )}
+      </div>
+      {events.length === 0 ? (
+        <p className="empty">Waiting for delivery attempts… New attempts appear here as they finish.</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="tail" data-testid="live-tail">
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Delivery</th>
+                <th scope="col">Event type</th>
+                <th scope="col">Attempt</th>
+                <th scope="col">Result</th>
+                <th scope="col">Took</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.map((ev) => (
+                <tr key={ev.attempt.id} data-testid="tail-row" data-delivery-id={ev.delivery_id}>
+                  <td><Time value={ev.attempt.attempted_at} /></td>
+                  <td>
+                    <Link to={paths.delivery(ev.delivery_id)} className="mono">
+                      {ev.delivery_id.slice(0, 8)}
+                    </Link>{' '}
+                    <StatusBadge status={ev.delivery_status} />
+                  </td>
+                  <td className="mono">{ev.event_type}</td>
+                  <td>#{ev.attempt.attempt_number}</td>
+                  <td>
+                    {ev.attempt.succeeded ? '✓ ' : '✗ '}
+                    {ev.attempt.status_code ?? ev.attempt.error_class ?? 'no answer'}
+                  </td>
+                  <td>{formatDuration(ev.attempt.duration_ms)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,65 @@
+/**
+ * Shows a signing secret once. The secret is never fetched again: when this dialog closes,
+ * the only copy the dashboard had is dropped (the parent clears its state).
+ */
+import { useRef, useState } from 'react';
+import { Modal } from './Modal';
+
+interface Props {
+  secret: string;
+  title: string;
+  onClose: () => void;
+}
+
+export function SecretDialog({ secret, title, onClose }: Props) {
+  const inputRef = useRef<HTMLInputElement>(null);
+  const [copyState, setCopyState] = useState<'idle' | 'copied' | 'failed'>('idle');
+
+  async function copy() {
+    try {
+      if (navigator.clipboard?.writeText) {
+        await navigator.clipboard.writeText(secret);
+      } else {
+        inputRef.current?.select();
+        if (!document.execCommand?.('copy')) throw new Error('copy refused');
+      }
+      setCopyState('copied');
+    } catch {
+      inputRef.current?.select();
+      setCopyState('failed');
+    }
+  }
+
+  return (
+    <Modal title={title}>
+      <p>
+        This is the only time the secret is shown. Store it where your receiver can read it; Courier will not show it
+        again.
+      </p>
+      <label htmlFor="secret-value">Signing secret</label>
+      <div className="secret-row">
+        <input
+          id="secret-value"
+          ref={inputRef}
+          className="mono"
+          readOnly
+          value={secret}
+          onFocus={(e) => e.currentTarget.select()}
+          data-testid="secret-value"
+        />
+        <button type="button" onClick={copy} data-autofocus>
+          Copy
+        </button>
+      </div>
+      <p role="status" className="hint">
+        {copyState === 'copied' && 'Copied to the clipboard.'}
+        {copyState === 'failed' && 'Could not copy automatically: the secret is selected, press Ctrl+C (⌘C) to copy it.'}
+      </p>
+      <div className="actions">
+        <button type="button" className="primary" onClick={onClose}>
+          I have stored the secret
+        </button>
+      </div>
+    </Modal>
+  );
+}

@@ -1,0 +1,18 @@
+import type { DeliveryStatus, SubscriptionStatus } from '../api/types';
+
+const TONE: Record<string, string> = {
+  active: 'good',
+  succeeded: 'good',
+  paused: 'warn',
+  pending: 'info',
+  delivering: 'info',
+  retrying: 'warn',
+  disabled: 'bad',
+  failed: 'bad',
+  filtered: 'muted',
+};
+
+/** A status word with a colour; the word itself carries the meaning, the colour only helps. */
+export function StatusBadge({ status }: { status: DeliveryStatus | SubscriptionStatus }) {
+  return <span className={`badge badge-${TONE[status] ?? 'muted'}`}>{status}</span>;
+}

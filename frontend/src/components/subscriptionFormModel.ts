@@ -1,0 +1,140 @@
+/**
+ * The subscription form's model: its values as typed, validation with one message per field,
+ * and the conversion to the API's create (POST) and replace (PUT) bodies. Pure, so it is tested
+ * without rendering.
+ */
+import type { Subscription, SubscriptionCreate, SubscriptionReplace } from '../api/types';
+
+export interface HeaderRow {
+  name: string;
+  value: string;
+}
+
+export interface FormValues {
+  target_url: string;
+  event_types: string;
+  secret: string;
+  description: string;
+  rate_limit_per_second: string;
+  max_in_flight: string;
+  timeout_ms: string;
+  headers: HeaderRow[];
+}
+
+export type FormErrors = Partial<Record<Exclude<keyof FormValues, 'headers'>, string>> & { headers?: string[] };
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** `*`, an exact type, or a prefix wildcard `order.*`; `*` anywhere else is refused. */
+const PATTERN = /^(\*|[^\s*]+(\.\*)?)$/;
+
+export function emptyValues(): FormValues {
+  return {
+    target_url: '',
+    event_types: '',
+    secret: '',
+    description: '',
+    rate_limit_per_second: '',
+    max_in_flight: '',
+    timeout_ms: '',
+    headers: [],
+  };
+}
+
+export function valuesFrom(s: Subscription): FormValues {
+  return {
+    target_url: s.target_url,
+    event_types: s.event_types.join('\n'),
+    secret: '',
+    description: s.description ?? '',
+    rate_limit_per_second: s.rate_limit_per_second === null ? '' : String(s.rate_limit_per_second),
+    max_in_flight: String(s.max_in_flight),
+    timeout_ms: String(s.timeout_ms),
+    headers: Object.entries(s.headers ?? {}).map(([name, value]) => ({ name, value })),
+  };
+}
+
+export function splitPatterns(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((p) => p.trim())
+    .filter(Boolean);
+}
+
+function positiveInt(text: string): boolean {
+  return /^\d+$/.test(text.trim()) && Number(text) > 0 && Number.isSafeInteger(Number(text));
+}
+
+/** Pure validation; `editing` makes the fields that always have a value on a stored subscription required. */
+export function validate(v: FormValues, editing: boolean): FormErrors {
+  const errors: FormErrors = {};
+  const url = v.target_url.trim();
+  if (!url) {
+    errors.target_url = 'Enter the URL Courier should deliver to.';
+  } else {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || !parsed.host) {
+      errors.target_url = 'Enter an absolute http:// or https:// URL, e.g. https://example.com/webhooks.';
+    }
+  }
+  const bad = splitPatterns(v.event_types).filter((p) => !PATTERN.test(p));
+  if (bad.length) {
+    errors.event_types = `Not a valid pattern: ${bad.join(', ')}. Use an exact type (order.created), a prefix wildcard (order.*) or *.`;
+  }
+  if (v.rate_limit_per_second.trim() && !positiveInt(v.rate_limit_per_second)) {
+    errors.rate_limit_per_second = 'Enter a whole number of deliveries per second above 0, or leave it empty for no limit.';
+  }
+  for (const field of ['max_in_flight', 'timeout_ms'] as const) {
+    const text = v[field].trim();
+    if ((text || editing) && !positiveInt(text)) {
+      errors[field] = field === 'max_in_flight' ? 'Enter a whole number above 0.' : 'Enter a timeout in milliseconds, a whole number above 0.';
+    }
+  }
+  const headerErrors: string[] = [];
+  const seen = new Set<string>();
+  v.headers.forEach((h, i) => {
+    const name = h.name.trim();
+    if (!name && !h.value.trim()) return;
+    if (!name) headerErrors[i] = 'Enter a header name.';
+    else if (!TOKEN.test(name)) headerErrors[i] = `"${name}" is not a valid header name (letters, digits and - only).`;
+    else if (seen.has(name.toLowerCase())) headerErrors[i] = `"${name}" is already set above.`;
+    else if (!h.value.trim()) headerErrors[i] = `Enter a value for ${name}.`;
+    seen.add(name.toLowerCase());
+  });
+  if (headerErrors.length) errors.headers = headerErrors;
+  return errors;
+}
+
+function headerObject(rows: HeaderRow[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of rows) if (h.name.trim()) out[h.name.trim()] = h.value.trim();
+  return out;
+}
+
+export function toCreateBody(v: FormValues): SubscriptionCreate {
+  const body: SubscriptionCreate = { target_url: v.target_url.trim(), event_types: splitPatterns(v.event_types) };
+  if (v.secret.trim()) body.secret = v.secret.trim();
+  if (v.description.trim()) body.description = v.description.trim();
+  const headers = headerObject(v.headers);
+  if (Object.keys(headers).length) body.headers = headers;
+  if (v.rate_limit_per_second.trim()) body.rate_limit_per_second = Number(v.rate_limit_per_second);
+  if (v.max_in_flight.trim()) body.max_in_flight = Number(v.max_in_flight);
+  if (v.timeout_ms.trim()) body.timeout_ms = Number(v.timeout_ms);
+  return body;
+}
+
+export function toReplaceBody(v: FormValues): SubscriptionReplace {
+  return {
+    target_url: v.target_url.trim(),
+    event_types: splitPatterns(v.event_types),
+    description: v.description.trim() || null,
+    headers: headerObject(v.headers),
+    rate_limit_per_second: v.rate_limit_per_second.trim() ? Number(v.rate_limit_per_second) : null,
+    max_in_flight: Number(v.max_in_flight),
+    timeout_ms: Number(v.timeout_ms),
+  };
+}

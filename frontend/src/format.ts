@@ -1,0 +1,75 @@
+/** Small pure helpers for showing API values to people. */
+
+/** Local, readable date-time for an RFC 3339 string; the raw value is kept for `<time dateTime>`. */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+}
+
+/** `HH:MM` in local time, for chart axes. */
+export function formatClock(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+export function prettyJson(value: unknown): string {
+  if (value === undefined) return '';
+  try {
+    return JSON.stringify(value, null, 2);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Response bodies are text; show JSON ones indented. */
+export function prettyBody(body: string): string {
+  const t = body.trim();
+  if (!(t.startsWith('{') || t.startsWith('['))) return body;
+  try {
+    return JSON.stringify(JSON.parse(t), null, 2);
+  } catch {
+    return body;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(s: string): boolean {
+  return UUID.test(s);
+}
+
+/** `<input type="datetime-local">` value (local time) → RFC 3339 UTC, or undefined if empty/invalid. */
+export function localInputToRfc3339(value: string): string | undefined {
+  if (!value) return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** RFC 3339 → `<input type="datetime-local">` value in local time (minute precision). */
+export function rfc3339ToLocalInput(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** `task_id` is one id for per-subscription ingests and a list for fan-out. */
+export function taskIds(taskId: string | string[]): string[] {
+  return Array.isArray(taskId) ? taskId : [taskId];
+}

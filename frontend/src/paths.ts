@@ -1,0 +1,20 @@
+/**
+ * Every dashboard route in one place.
+ *
+ * Pages live under `/ui/` (and the overview at `/`) so that no dashboard URL collides with an
+ * API route such as `GET /subscriptions/{id}`: a reload of any dashboard page asks the server
+ * for a path it does not route, and it answers with index.html.
+ */
+const e = encodeURIComponent;
+
+export const paths = {
+  overview: '/',
+  signIn: '/ui/sign-in',
+  subscriptions: '/ui/subscriptions',
+  newSubscription: '/ui/subscriptions/new',
+  subscription: (id: string) => `/ui/subscriptions/${e(id)}`,
+  editSubscription: (id: string) => `/ui/subscriptions/${e(id)}/edit`,
+  delivery: (id: string) => `/ui/deliveries/${e(id)}`,
+  message: (id: string) => `/ui/messages/${e(id)}`,
+  lookup: (id: string) => `/ui/lookup/${e(id)}`,
+};

@@ -1,0 +1,8 @@
+//! Black-box HTTP tests: each test spawns Courier on port 0 with its own UUID-named
+//! Postgres database and Redis key prefix, and talks to it over real HTTP.
+
+mod bad_inputs;
+mod docs_and_health;
+mod startup;
+mod subscriptions;
+mod support;

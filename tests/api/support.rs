@@ -1,0 +1,139 @@
+//! The test harness: `TestApp::spawn` builds the real application on 127.0.0.1:0 against a
+//! fresh database (`courier_test_<uuid>`) and Redis prefix (`courier_test:<uuid>:`).
+
+use std::collections::HashMap;
+
+use awc::http::StatusCode;
+use courier::settings::Settings;
+use courier::startup::Application;
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub const API_KEY: &str = "test-api-key-0123456789";
+
+/// The Postgres server tests create databases on (`TEST_DATABASE_SERVER`).
+pub fn db_server() -> String {
+    std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: PgPool,
+    pub redis_prefix: String,
+    pub client: awc::Client,
+}
+
+/// An answer: status, headers we look at, and the body parsed as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+
+    pub fn code(&self) -> &str {
+        self.body.get("code").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Spawns with extra environment settings on top of the test defaults.
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let id = Uuid::new_v4().simple().to_string();
+        let db_name = format!("courier_test_{id}");
+        let redis_prefix = format!("courier_test:{id}:");
+        let mut vars: HashMap<String, String> = [
+            ("COURIER_BIND", "127.0.0.1:0".to_owned()),
+            ("DATABASE_URL", format!("{}/{db_name}", db_server())),
+            ("REDIS_URL", redis_url()),
+            ("COURIER_REDIS_PREFIX", redis_prefix.clone()),
+            ("COURIER_API_KEY", API_KEY.to_owned()),
+            ("COURIER_ALLOW_PRIVATE_TARGETS", "true".to_owned()),
+            ("COURIER_WORKERS", "1".to_owned()),
+            ("COURIER_DB_POOL_SIZE", "8".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let settings = Settings::from_map(&vars).expect("test settings are valid");
+        let app = Application::build(settings).await.expect("application builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        let db = PgPool::connect(&format!("{}/{db_name}", db_server())).await.expect("test db connects");
+        let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
+        Self { base, db, redis_prefix, client }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request with the API key; `body` is sent as raw bytes when given.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> Answer {
+        self.call_with(method, path, body, &[("Authorization", &format!("Bearer {API_KEY}"))]).await
+    }
+
+    pub async fn call_with(&self, method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> Answer {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("valid method");
+        let mut req = self.client.request(method, self.url(path));
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut resp = match body {
+            Some(b) => req.content_type("application/json").send_body(b.to_vec()).await,
+            None => req.send().await,
+        }
+        .expect("request reaches the server");
+        let raw = resp.body().limit(16 << 20).await.expect("body reads").to_vec();
+        let body = if raw.is_empty() { Value::Null } else { serde_json::from_slice(&raw).unwrap_or(Value::Null) };
+        Answer { status: resp.status(), headers: resp.headers().clone(), body, raw }
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.call("POST", path, Some(body.to_string().as_bytes())).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call("GET", path, None).await
+    }
+
+    /// Creates a subscription and returns its JSON (with the secret).
+    pub async fn create_subscription(&self, body: Value) -> Value {
+        let a = self.post("/subscriptions/", &body).await;
+        assert_eq!(a.status, StatusCode::CREATED, "create failed: {:?}", a.body);
+        a.body
+    }
+
+    /// A fingerprint of every table's contents, to prove a bad request changed nothing.
+    pub async fn snapshot(&self) -> String {
+        let mut out = String::new();
+        for table in ["subscriptions", "messages", "deliveries", "attempts", "idempotency_keys"] {
+            let sql = format!("SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t");
+            let h: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&self.db).await.expect("snapshot");
+            out.push_str(&format!("{table}={h};"));
+        }
+        out
+    }
+}
+
+pub fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("id is a string").to_owned()
+}
