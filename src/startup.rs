@@ -126,7 +126,10 @@ fn http_server(
             .app_data(state.clone())
             .configure(routes::configure(max_body))
             .default_service(web::to(routes::not_found))
-            .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, routes::method_not_allowed))
+            .wrap(
+                ErrorHandlers::new()
+                    .handler(StatusCode::METHOD_NOT_ALLOWED, routes::method_not_allowed),
+            )
             .wrap(NormalizePath::trim())
             .wrap(from_fn(request_span))
     })

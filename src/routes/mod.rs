@@ -5,8 +5,8 @@ pub mod docs;
 pub mod health;
 pub mod subscriptions;
 
-use actix_web::error::{JsonPayloadError, PayloadError};
 use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PayloadError};
 use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -60,10 +60,14 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 /// Turns actix's bare 405 into our JSON error body.
-pub fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+pub fn method_not_allowed<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (req, _) = res.into_parts();
     let resp = ApiError::MethodNotAllowed.error_response();
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, resp).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, resp).map_into_right_body(),
+    ))
 }
 
 /// `limit` and `cursor`, shared by every list route.

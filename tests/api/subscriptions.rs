@@ -10,8 +10,10 @@ use crate::support::{TestApp, id_of, redis_url};
 async fn create_accepts_the_original_services_secret_key_and_shows_the_secret_once() {
     let app = TestApp::spawn().await;
     let created = app
-        .create_subscription(json!({"target_url": "https://example.com/h", "secret_key": "Pass123",
-            "event_types": ["order.created"]}))
+        .create_subscription(
+            json!({"target_url": "https://example.com/h", "secret_key": "Pass123",
+            "event_types": ["order.created"]}),
+        )
         .await;
     assert_eq!(created["secret"], "Pass123");
     assert_eq!(created["requires_signature"], true);
@@ -20,17 +22,33 @@ async fn create_accepts_the_original_services_secret_key_and_shows_the_secret_on
     let id = id_of(&created);
     let got = app.get(&format!("/subscriptions/{id}")).await;
     assert_eq!(got.status, StatusCode::OK);
-    assert!(got.body.get("secret").is_none(), "get must not show the secret");
+    assert!(
+        got.body.get("secret").is_none(),
+        "get must not show the secret"
+    );
     let list = app.get("/subscriptions/").await;
-    assert!(!String::from_utf8_lossy(&list.raw).contains("Pass123"), "list must not show the secret");
+    assert!(
+        !String::from_utf8_lossy(&list.raw).contains("Pass123"),
+        "list must not show the secret"
+    );
 }
 
 #[actix_web::test]
 async fn create_without_a_secret_generates_a_whsec_secret_and_works_without_trailing_slash() {
     let app = TestApp::spawn().await;
-    let a = app.post("/subscriptions", &json!({"target_url": "http://example.com/x"})).await;
+    let a = app
+        .post(
+            "/subscriptions",
+            &json!({"target_url": "http://example.com/x"}),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::CREATED);
-    assert!(a.body["secret"].as_str().expect("secret").starts_with("whsec_"));
+    assert!(
+        a.body["secret"]
+            .as_str()
+            .expect("secret")
+            .starts_with("whsec_")
+    );
     assert_eq!(a.body["requires_signature"], false);
     assert_eq!(a.body["event_types"], json!([]));
     assert_eq!(a.body["max_in_flight"], 16);
@@ -41,7 +59,10 @@ async fn list_pages_with_a_cursor_and_filters_by_status() {
     let app = TestApp::spawn().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(id_of(&app.create_subscription(json!({"target_url": format!("https://e.com/{i}")})).await));
+        ids.push(id_of(
+            &app.create_subscription(json!({"target_url": format!("https://e.com/{i}")}))
+                .await,
+        ));
     }
     let mut seen = Vec::new();
     let mut path = "/subscriptions/?limit=2".to_owned();
@@ -59,7 +80,9 @@ async fn list_pages_with_a_cursor_and_filters_by_status() {
     ids.reverse();
     assert_eq!(seen, ids, "every subscription once, newest first");
 
-    let paused = app.call("POST", &format!("/subscriptions/{}/pause", ids[0]), None).await;
+    let paused = app
+        .call("POST", &format!("/subscriptions/{}/pause", ids[0]), None)
+        .await;
     assert_eq!(paused.body["status"], "paused");
     let only = app.get("/subscriptions/?status=paused").await;
     assert_eq!(only.body.as_array().map(Vec::len), Some(1));
@@ -70,19 +93,29 @@ async fn list_pages_with_a_cursor_and_filters_by_status() {
 async fn put_replaces_every_field_and_patch_changes_only_what_it_names() {
     let app = TestApp::spawn().await;
     let id = id_of(
-        &app.create_subscription(json!({"target_url": "https://e.com/a", "event_types": ["a.b"],
-            "description": "d", "rate_limit_per_second": 5, "headers": {"X-Team": "t"}}))
+        &app.create_subscription(
+            json!({"target_url": "https://e.com/a", "event_types": ["a.b"],
+            "description": "d", "rate_limit_per_second": 5, "headers": {"X-Team": "t"}}),
+        )
         .await,
     );
     let path = format!("/subscriptions/{id}");
-    let patched = app.call("PATCH", &path, Some(br#"{"event_types": ["order.*"], "rate_limit_per_second": null}"#)).await;
+    let patched = app
+        .call(
+            "PATCH",
+            &path,
+            Some(br#"{"event_types": ["order.*"], "rate_limit_per_second": null}"#),
+        )
+        .await;
     assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
     assert_eq!(patched.body["event_types"], json!(["order.*"]));
     assert_eq!(patched.body["rate_limit_per_second"], Value::Null);
     assert_eq!(patched.body["description"], "d");
     assert_eq!(patched.body["headers"], json!({"x-team": "t"}));
 
-    let put = app.call("PUT", &path, Some(br#"{"target_url": "https://e.com/b"}"#)).await;
+    let put = app
+        .call("PUT", &path, Some(br#"{"target_url": "https://e.com/b"}"#))
+        .await;
     assert_eq!(put.status, StatusCode::OK);
     assert_eq!(put.body["target_url"], "https://e.com/b");
     assert_eq!(put.body["event_types"], json!([]));
@@ -94,7 +127,9 @@ async fn put_replaces_every_field_and_patch_changes_only_what_it_names() {
 #[actix_web::test]
 async fn changes_drop_the_cached_copy_at_once() {
     let app = TestApp::spawn().await;
-    let created = app.create_subscription(json!({"target_url": "https://e.com/a"})).await;
+    let created = app
+        .create_subscription(json!({"target_url": "https://e.com/a"}))
+        .await;
     let id: uuid::Uuid = id_of(&created).parse().expect("uuid");
     let cache = SubscriptionCache::new(
         redis_pool(&redis_url(), 2).expect("redis url"),
@@ -102,31 +137,59 @@ async fn changes_drop_the_cached_copy_at_once() {
         std::time::Duration::from_secs(600),
     );
     assert!(cache.is_cached(id).await, "create caches the subscription");
-    let a = app.call("PATCH", &format!("/subscriptions/{id}"), Some(br#"{"description": "x"}"#)).await;
+    let a = app
+        .call(
+            "PATCH",
+            &format!("/subscriptions/{id}"),
+            Some(br#"{"description": "x"}"#),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(!cache.is_cached(id).await, "a change drops the cached copy");
     let fresh = cache.get(&app.db, id).await.expect("db").expect("exists");
     assert_eq!(fresh.description.as_deref(), Some("x"));
-    app.call("POST", &format!("/subscriptions/{id}/pause"), None).await;
+    app.call("POST", &format!("/subscriptions/{id}/pause"), None)
+        .await;
     assert!(!cache.is_cached(id).await, "pause drops the cached copy");
 }
 
 #[actix_web::test]
 async fn pause_and_resume_change_the_status() {
     let app = TestApp::spawn().await;
-    let id = id_of(&app.create_subscription(json!({"target_url": "https://e.com/a"})).await);
-    let p = app.call("POST", &format!("/subscriptions/{id}/pause"), None).await;
-    assert_eq!((p.status, p.body["status"].clone(), p.body["is_active"].clone()), (StatusCode::OK, json!("paused"), json!(false)));
-    let r = app.call("POST", &format!("/subscriptions/{id}/resume"), None).await;
-    assert_eq!((r.status, r.body["status"].clone()), (StatusCode::OK, json!("active")));
+    let id = id_of(
+        &app.create_subscription(json!({"target_url": "https://e.com/a"}))
+            .await,
+    );
+    let p = app
+        .call("POST", &format!("/subscriptions/{id}/pause"), None)
+        .await;
+    assert_eq!(
+        (
+            p.status,
+            p.body["status"].clone(),
+            p.body["is_active"].clone()
+        ),
+        (StatusCode::OK, json!("paused"), json!(false))
+    );
+    let r = app
+        .call("POST", &format!("/subscriptions/{id}/resume"), None)
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].clone()),
+        (StatusCode::OK, json!("active"))
+    );
 }
 
 #[actix_web::test]
 async fn rotate_secret_returns_a_new_secret_and_keeps_the_old_one_signing_for_the_overlap() {
     let app = TestApp::spawn_with(&[("COURIER_SECRET_OVERLAP", "2h")]).await;
-    let created = app.create_subscription(json!({"target_url": "https://e.com/a", "secret": "first-secret"})).await;
+    let created = app
+        .create_subscription(json!({"target_url": "https://e.com/a", "secret": "first-secret"}))
+        .await;
     let id = id_of(&created);
-    let rotated = app.call("POST", &format!("/subscriptions/{id}/rotate-secret"), None).await;
+    let rotated = app
+        .call("POST", &format!("/subscriptions/{id}/rotate-secret"), None)
+        .await;
     assert_eq!(rotated.status, StatusCode::OK);
     let new_secret = rotated.body["secret"].as_str().expect("secret").to_owned();
     assert!(new_secret.starts_with("whsec_"));
@@ -140,17 +203,36 @@ async fn rotate_secret_returns_a_new_secret_and_keeps_the_old_one_signing_for_th
     .expect("row");
     assert_eq!(prev.as_deref(), Some("first-secret"));
     assert!((1.9..=2.0).contains(&hours), "overlap is 2h, got {hours}");
-    let chosen = app.call("POST", &format!("/subscriptions/{id}/rotate-secret"), Some(br#"{"secret": "my-own-secret"}"#)).await;
+    let chosen = app
+        .call(
+            "POST",
+            &format!("/subscriptions/{id}/rotate-secret"),
+            Some(br#"{"secret": "my-own-secret"}"#),
+        )
+        .await;
     assert_eq!(chosen.body["secret"], "my-own-secret");
 }
 
 #[actix_web::test]
 async fn delete_hides_the_subscription_and_answers_204() {
     let app = TestApp::spawn().await;
-    let id = id_of(&app.create_subscription(json!({"target_url": "https://e.com/a"})).await);
-    let d = app.call("DELETE", &format!("/subscriptions/{id}"), None).await;
+    let id = id_of(
+        &app.create_subscription(json!({"target_url": "https://e.com/a"}))
+            .await,
+    );
+    let d = app
+        .call("DELETE", &format!("/subscriptions/{id}"), None)
+        .await;
     assert_eq!(d.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get(&format!("/subscriptions/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/subscriptions/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.get("/subscriptions/").await.body, json!([]));
-    assert_eq!(app.call("DELETE", &format!("/subscriptions/{id}"), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.call("DELETE", &format!("/subscriptions/{id}"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -14,7 +14,8 @@ pub const API_KEY: &str = "test-api-key-0123456789";
 
 /// The Postgres server tests create databases on (`TEST_DATABASE_SERVER`).
 pub fn db_server() -> String {
-    std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 pub fn redis_url() -> String {
@@ -39,7 +40,10 @@ pub struct Answer {
 
 impl Answer {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     }
 
     pub fn code(&self) -> &str {
@@ -74,12 +78,23 @@ impl TestApp {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
         let settings = Settings::from_map(&vars).expect("test settings are valid");
-        let app = Application::build(settings).await.expect("application builds");
+        let app = Application::build(settings)
+            .await
+            .expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
-        let db = PgPool::connect(&format!("{}/{db_name}", db_server())).await.expect("test db connects");
-        let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
-        Self { base, db, redis_prefix, client }
+        let db = PgPool::connect(&format!("{}/{db_name}", db_server()))
+            .await
+            .expect("test db connects");
+        let client = awc::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .finish();
+        Self {
+            base,
+            db,
+            redis_prefix,
+            client,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -88,27 +103,58 @@ impl TestApp {
 
     /// Sends a request with the API key; `body` is sent as raw bytes when given.
     pub async fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> Answer {
-        self.call_with(method, path, body, &[("Authorization", &format!("Bearer {API_KEY}"))]).await
+        self.call_with(
+            method,
+            path,
+            body,
+            &[("Authorization", &format!("Bearer {API_KEY}"))],
+        )
+        .await
     }
 
-    pub async fn call_with(&self, method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> Answer {
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("valid method");
         let mut req = self.client.request(method, self.url(path));
         for (k, v) in headers {
             req = req.insert_header((*k, *v));
         }
         let mut resp = match body {
-            Some(b) => req.content_type("application/json").send_body(b.to_vec()).await,
+            Some(b) => {
+                req.content_type("application/json")
+                    .send_body(b.to_vec())
+                    .await
+            }
             None => req.send().await,
         }
         .expect("request reaches the server");
-        let raw = resp.body().limit(16 << 20).await.expect("body reads").to_vec();
-        let body = if raw.is_empty() { Value::Null } else { serde_json::from_slice(&raw).unwrap_or(Value::Null) };
-        Answer { status: resp.status(), headers: resp.headers().clone(), body, raw }
+        let raw = resp
+            .body()
+            .limit(16 << 20)
+            .await
+            .expect("body reads")
+            .to_vec();
+        let body = if raw.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw).unwrap_or(Value::Null)
+        };
+        Answer {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body,
+            raw,
+        }
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Answer {
-        self.call("POST", path, Some(body.to_string().as_bytes())).await
+        self.call("POST", path, Some(body.to_string().as_bytes()))
+            .await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
@@ -125,9 +171,20 @@ impl TestApp {
     /// A fingerprint of every table's contents, to prove a bad request changed nothing.
     pub async fn snapshot(&self) -> String {
         let mut out = String::new();
-        for table in ["subscriptions", "messages", "deliveries", "attempts", "idempotency_keys"] {
-            let sql = format!("SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t");
-            let h: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&self.db).await.expect("snapshot");
+        for table in [
+            "subscriptions",
+            "messages",
+            "deliveries",
+            "attempts",
+            "idempotency_keys",
+        ] {
+            let sql = format!(
+                "SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t"
+            );
+            let h: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&self.db)
+                .await
+                .expect("snapshot");
             out.push_str(&format!("{table}={h};"));
         }
         out

@@ -236,9 +236,8 @@ impl Conn {
 
     /// Sends a request and reads the whole answer; returns its status and whether the
     /// connection can be reused.
-    async fn exchange(&mut self, head: &[u8], body: &[u8]) -> std::io::Result<(u16, bool)> {
-        self.write_all(head).await?;
-        self.write_all(body).await?;
+    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<(u16, bool)> {
+        self.write_all(request).await?;
         self.buf.clear();
         let header_end = loop {
             if let Some(i) = find(&self.buf, b"\r\n\r\n") {
@@ -297,6 +296,8 @@ struct Totals {
     sent: AtomicU64,
     /// Requests scheduled after the warm-up (the ones the figures describe).
     measured_sent: AtomicU64,
+    /// Every 2xx answer, warm-up included (what a receiver behind the target will get).
+    ok_total: AtomicU64,
     ok: AtomicU64,
     non2xx: AtomicU64,
     errors: AtomicU64,
@@ -333,13 +334,16 @@ async fn one(local: &Local, sh: &Shared, scheduled: Instant) {
     let body = sh.payload.render(sent_at, seq);
     let ti = (seq as usize) % sh.targets.len();
     let t = &sh.targets[ti];
-    let head = format!(
+    // Head and body in one buffer: one write, one segment for a 1 KiB event.
+    let mut request = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n",
         t.path,
         t.host_header,
         body.len(),
         sh.extra_headers
-    );
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
     let measured = scheduled >= sh.measure_from;
     sh.totals.sent.fetch_add(1, Ordering::Relaxed);
     if measured {
@@ -352,11 +356,21 @@ async fn one(local: &Local, sh: &Shared, scheduled: Instant) {
             .map(|i| idle.swap_remove(i))
     };
     let attempt = async {
-        let mut conn = match reused {
-            Some(c) => c,
-            None => Conn::connect(t, ti).await?,
+        let (mut conn, was_idle) = match reused {
+            Some(c) => (c, true),
+            None => (Conn::connect(t, ti).await?, false),
         };
-        let (status, keep) = conn.exchange(head.as_bytes(), &body).await?;
+        let (status, keep) = match conn.exchange(&request).await {
+            Ok(r) => r,
+            // The server may close an idle keep-alive connection (actix: after 5 s) just as we
+            // reuse it. If nothing came back, the request was not processed: resend it once
+            // on a fresh connection, as HTTP clients do for idempotent retries of stale sockets.
+            Err(_) if was_idle && conn.buf.is_empty() => {
+                conn = Conn::connect(t, ti).await?;
+                conn.exchange(&request).await?
+            }
+            Err(e) => return Err(e),
+        };
         if keep {
             local.idle.borrow_mut().push(conn);
         }
@@ -368,6 +382,9 @@ async fn one(local: &Local, sh: &Shared, scheduled: Instant) {
         Ok(Err(e)) => Err(format!("error: {e}")),
         Err(_) => Err("error: timeout".to_string()),
     };
+    if outcome.is_ok() {
+        sh.totals.ok_total.fetch_add(1, Ordering::Relaxed);
+    }
     if !measured {
         return;
     }
@@ -517,6 +534,7 @@ fn main() {
         "sent": t.measured_sent.load(Ordering::Relaxed),
         "sent_total": t.sent.load(Ordering::Relaxed),
         "ok": ok,
+        "ok_total": t.ok_total.load(Ordering::Relaxed),
         "non2xx": t.non2xx.load(Ordering::Relaxed),
         "errors": t.errors.load(Ordering::Relaxed),
         "dropped": t.dropped.load(Ordering::Relaxed),
