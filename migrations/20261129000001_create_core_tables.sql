@@ -22,9 +22,8 @@ CREATE TABLE subscriptions (
     requires_signature         boolean     NOT NULL,
     -- Set at the first failed delivery after a success; cleared by a success.
     failing_since              timestamptz,
-    -- Ownership for several nodes sharing one database.
+    -- The node whose actors deliver for this subscription (see `nodes`).
     owner_node                 text,
-    lease_expires_at           timestamptz,
     created_at                 timestamptz NOT NULL DEFAULT now(),
     updated_at                 timestamptz NOT NULL DEFAULT now(),
     deleted_at                 timestamptz
@@ -53,6 +52,9 @@ CREATE TABLE deliveries (
     status           text        NOT NULL CHECK (status IN
                          ('pending', 'delivering', 'retrying', 'succeeded', 'failed', 'filtered', 'paused')),
     attempt_count    integer     NOT NULL DEFAULT 0,
+    -- Attempts made before the last manual retry or recover: the retry budget starts again
+    -- from here, so a recovered delivery gets the whole schedule.
+    attempt_base     integer     NOT NULL DEFAULT 0,
     next_attempt_at  timestamptz,
     last_attempt_at  timestamptz,
     last_status_code integer,
@@ -97,3 +99,12 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (scope, key)
 );
 CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);
+
+-- Nodes sharing this database. A node owns its subscriptions while its heartbeat is fresh;
+-- the subscriptions of a node that stopped beating are claimed by the others.
+CREATE TABLE nodes (
+    node_id      text PRIMARY KEY,
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX subscriptions_owner ON subscriptions (owner_node) WHERE deleted_at IS NULL;

@@ -27,12 +27,14 @@ pub enum ApiError {
     BadQuery(String),
     #[error("{0}")]
     InvalidId(String),
-    #[error("the request body is larger than the {limit}-byte limit")]
+    #[error("the request body is larger than the limit (COURIER_MAX_BODY)")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     Conflict(String),
     #[error("this route does not accept that method")]
     MethodNotAllowed,
+    #[error("{0}")]
+    BadRequest(String),
     #[error("a dependency is unavailable; retry shortly")]
     Unavailable,
     #[error("internal error")]
@@ -70,6 +72,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Conflict(_) => "conflict",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::BadRequest(_) => "bad_request",
             Self::Unavailable => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -110,6 +113,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

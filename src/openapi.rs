@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
-use crate::routes::{health, subscriptions};
+use crate::routes::{deliveries, health, ingest, stats, stream, subscriptions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,10 +17,15 @@ use crate::routes::{health, subscriptions};
         subscriptions::create_subscription, subscriptions::list_subscriptions, subscriptions::get_subscription,
         subscriptions::replace_subscription, subscriptions::patch_subscription, subscriptions::delete_subscription,
         subscriptions::pause_subscription, subscriptions::resume_subscription, subscriptions::rotate_secret,
+        ingest::send_test_event, ingest::ingest_raw, ingest::ingest_envelope, ingest::ingest_fanout,
+        deliveries::get_delivery, deliveries::list_deliveries, deliveries::retry_delivery, deliveries::recover,
+        deliveries::get_message, stream::stream_attempts, stats::overview,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     tags((name = "subscriptions", description = "Who receives which events"),
+         (name = "ingestion", description = "Producers hand events in; 202 means committed"),
+         (name = "deliveries", description = "Status, the attempt log, live tail, retry and recover"),
          (name = "operations", description = "Health, readiness, metrics"))
 )]
 pub struct ApiDoc;

@@ -77,6 +77,12 @@ pub struct Settings {
     pub retry_after_cap: Duration,
     /// `COURIER_IDEMPOTENCY_TTL`: how long an `Idempotency-Key` answer is remembered.
     pub idempotency_ttl: Duration,
+    /// `COURIER_SWEEP_INTERVAL`: how often the sweeper looks in Postgres for due deliveries
+    /// that no actor holds (lost from Redis, or left by a crash).
+    pub sweep_interval: Duration,
+    /// `COURIER_NODE_TTL`: a node whose heartbeat is older than this loses its subscriptions
+    /// to the other nodes.
+    pub node_ttl: Duration,
     /// `COURIER_DASHBOARD_DIR`: the built dashboard served at `/` (skipped when missing).
     pub dashboard_dir: PathBuf,
     /// `COURIER_LOG_FORMAT`: `pretty` (default) or `json`.
@@ -180,6 +186,8 @@ impl Settings {
             disable_after: dur("COURIER_DISABLE_AFTER", "3d")?,
             retry_after_cap: dur("COURIER_RETRY_AFTER_CAP", "1h")?,
             idempotency_ttl: dur("COURIER_IDEMPOTENCY_TTL", "24h")?,
+            sweep_interval: dur("COURIER_SWEEP_INTERVAL", "5s")?,
+            node_ttl: dur("COURIER_NODE_TTL", "30s")?,
             dashboard_dir: PathBuf::from(get("COURIER_DASHBOARD_DIR").unwrap_or("frontend/dist")),
             log_format: parse_log_format(get("COURIER_LOG_FORMAT"))?,
             workers: parse_number(
@@ -205,6 +213,12 @@ impl Settings {
         }
         if self.retention_interval.is_zero() {
             return Err(err("COURIER_RETENTION_INTERVAL", "must be more than zero"));
+        }
+        if self.sweep_interval.is_zero() || self.node_ttl.is_zero() {
+            return Err(err(
+                "COURIER_SWEEP_INTERVAL",
+                "intervals must be more than zero",
+            ));
         }
         if self.cache_ttl.is_zero() {
             return Err(err("COURIER_CACHE_TTL", "must be more than zero"));
@@ -312,6 +326,30 @@ pub fn redact_url(raw: &str) -> String {
         }
         Ok(u) => u.to_string(),
         Err(_) => "<unparseable URL>".into(),
+    }
+}
+
+impl Settings {
+    /// The part of the settings the delivery engine uses.
+    pub fn engine_config(&self) -> courier_actors::engine::EngineConfig {
+        courier_actors::engine::EngineConfig {
+            node_id: self.node_id.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+            retry_schedule: self.retry_schedule.clone(),
+            delivery_timeout: self.delivery_timeout,
+            allow_private_targets: self.allow_private_targets,
+            disable_after: self.disable_after,
+            retry_after_cap: self.retry_after_cap,
+            cache_ttl: self.cache_ttl,
+            retention: courier_actors::retention::RetentionPolicy {
+                retention: self.retention,
+                interval: self.retention_interval,
+                idempotency_ttl: self.idempotency_ttl,
+                batch: 5_000,
+            },
+            sweep_interval: self.sweep_interval,
+            heartbeat_ttl: self.node_ttl,
+        }
     }
 }
 

@@ -6,10 +6,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlers, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
-use courier_actors::cache::{self, SubscriptionCache};
+use courier_actors::cache;
 use courier_actors::db;
 use courier_actors::engine::Engine;
 
@@ -67,14 +66,15 @@ impl Application {
                 url: redact_url(redis_url),
                 reason,
             })?;
-        let engine = Engine::start();
+        let engine = Engine::start(settings.engine_config(), pool.clone(), redis.clone())
+            .await
+            .map_err(|e| StartupError::Database {
+                url: redact_url(db_url),
+                source: db::ConnectError::Unreachable(e),
+            })?;
         let state = web::Data::new(AppState {
             db: pool,
-            cache: SubscriptionCache::new(
-                redis.clone(),
-                settings.redis_prefix.clone(),
-                settings.cache_ttl,
-            ),
+            cache: engine.cache().clone(),
             redis,
             engine: engine.clone(),
             settings: settings.clone(),
@@ -94,6 +94,11 @@ impl Application {
             server,
             engine,
         })
+    }
+
+    /// The engine, for tests that step background work (flush, sweep, retention).
+    pub fn engine(&self) -> Engine {
+        self.engine.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -126,10 +131,7 @@ fn http_server(
             .app_data(state.clone())
             .configure(routes::configure(max_body))
             .default_service(web::to(routes::not_found))
-            .wrap(
-                ErrorHandlers::new()
-                    .handler(StatusCode::METHOD_NOT_ALLOWED, routes::method_not_allowed),
-            )
+            .wrap(ErrorHandlers::new().default_handler_client(routes::json_client_errors))
             .wrap(NormalizePath::trim())
             .wrap(from_fn(request_span))
     })

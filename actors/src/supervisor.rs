@@ -1,27 +1,178 @@
-//! The supervisor: the root of the actor tree. It owns the set of SubscriptionActors of the
-//! subscriptions this node has claimed and restarts them when they stop.
+//! The supervisor: the root of the delivery side. It starts a SubscriptionActor for a
+//! subscription when that subscription has work (and again if one dies), routes deliveries
+//! to them, resumes the retries Redis remembers at start, and runs the sweeper that finds
+//! anything due in Postgres that no actor holds. It also keeps this node's heartbeat and
+//! claims the subscriptions of nodes that stopped beating.
 //!
-//! Takes: [`SubscriptionChanged`], [`Shutdown`]. Sends: nothing yet.
-//! Must never: run two actors for one subscription on one node.
+//! Takes: [`Dispatch`], [`Enqueue`], [`SubscriptionChanged`], [`ActorStopped`], [`SweepNow`],
+//! [`GetLoad`], [`Shutdown`]. Sends: the same messages on to subscription actors.
+//! Must never: run two actors for one subscription on one node, or start one for a
+//! subscription that is not active.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use chrono::Utc;
+use uuid::Uuid;
 
-use crate::messages::{Shutdown, SubscriptionChanged};
+use crate::db::{deliveries, subscriptions};
+use crate::domain::SubscriptionStatus;
+use crate::engine::EngineDeps;
+use crate::messages::{
+    ActorStopped, Dispatch, EngineLoad, Enqueue, GetLoad, Refresh, Shutdown, SubscriptionChanged,
+    SweepNow,
+};
+use crate::subscription::SubscriptionActor;
 
-#[derive(Default)]
+/// Deliveries the sweeper hands over per run.
+const SWEEP_LIMIT: i64 = 20_000;
+
 pub struct Supervisor {
-    changes_seen: u64,
+    deps: Arc<EngineDeps>,
+    actors: HashMap<Uuid, Addr<SubscriptionActor>>,
+    /// The thread the subscription and delivery actors run on.
+    delivery_arbiter: ArbiterHandle,
+}
+
+impl Supervisor {
+    /// Registers the node, starts the supervisor and hands it the retries Redis remembers.
+    pub async fn start_with(deps: Arc<EngineDeps>) -> Addr<Self> {
+        register_node(&deps).await;
+        let delivery_arbiter = Arbiter::new().handle();
+        let addr = Self {
+            deps: deps.clone(),
+            actors: HashMap::new(),
+            delivery_arbiter,
+        }
+        .start();
+        match deps.retry_store.load_all().await {
+            Ok(retries) => {
+                tracing::info!(count = retries.len(), "resuming retries scheduled in redis");
+                let mut by_sub: HashMap<Uuid, Vec<(Uuid, i64)>> = HashMap::new();
+                for r in retries {
+                    by_sub
+                        .entry(r.subscription_id)
+                        .or_default()
+                        .push((r.delivery_id, r.due_ms));
+                }
+                for (subscription_id, deliveries) in by_sub {
+                    addr.do_send(Enqueue {
+                        subscription_id,
+                        deliveries,
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read retries from redis; the sweeper will find them")
+            }
+        }
+        addr.do_send(SweepNow);
+        addr
+    }
+
+    /// The live actor of an active subscription, started if needed.
+    fn actor_for(&mut self, id: Uuid, ctx: &mut Context<Self>) -> Option<Addr<SubscriptionActor>> {
+        if let Some(addr) = self.actors.get(&id).filter(|a| a.connected()) {
+            return Some(addr.clone());
+        }
+        let row = self.deps.directory.get(id)?;
+        if row.status() != SubscriptionStatus::Active {
+            return None;
+        }
+        let (deps, me) = (self.deps.clone(), ctx.address().recipient());
+        let addr = SubscriptionActor::start_in_arbiter(&self.delivery_arbiter, move |_| {
+            SubscriptionActor::new(row, deps, me)
+        });
+        self.actors.insert(id, addr.clone());
+        Some(addr)
+    }
+
+    fn hand_over(
+        &mut self,
+        rows: Vec<(Uuid, Uuid, chrono::DateTime<Utc>)>,
+        ctx: &mut Context<Self>,
+    ) -> usize {
+        let n = rows.len();
+        let mut by_sub: HashMap<Uuid, Vec<(Uuid, i64)>> = HashMap::new();
+        for (id, sub, due) in rows {
+            by_sub
+                .entry(sub)
+                .or_default()
+                .push((id, due.timestamp_millis()));
+        }
+        for (subscription_id, deliveries) in by_sub {
+            if let Some(addr) = self.actor_for(subscription_id, ctx) {
+                addr.do_send(Enqueue {
+                    subscription_id,
+                    deliveries,
+                });
+            }
+        }
+        n
+    }
+
+    fn keep_membership(&mut self, ctx: &mut Context<Self>) {
+        let deps = self.deps.clone();
+        ctx.spawn(async move { register_node(&deps).await }.into_actor(self));
+    }
+}
+
+async fn register_node(deps: &EngineDeps) {
+    let node = &deps.config.node_id;
+    if let Err(e) = subscriptions::heartbeat(&deps.db, node).await {
+        tracing::warn!(error = %e, "heartbeat failed");
+        return;
+    }
+    match subscriptions::claim_orphans(&deps.db, node, deps.config.heartbeat_ttl.as_secs_f64())
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(claimed = n, node = %node, "claimed subscriptions without a live owner")
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot claim subscriptions"),
+    }
 }
 
 impl Actor for Supervisor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Self::Context) {
-        tracing::info!("supervisor started");
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1_000_000);
+        ctx.run_interval(self.deps.config.sweep_interval, |_act, ctx| {
+            ctx.notify(SweepNow)
+        });
+        let beat = (self.deps.config.heartbeat_ttl / 3).max(Duration::from_millis(100));
+        ctx.run_interval(beat, |act, ctx| act.keep_membership(ctx));
+        tracing::info!(node = %self.deps.config.node_id, "supervisor started");
     }
+}
 
-    fn stopped(&mut self, _ctx: &mut Self::Context) {
-        tracing::info!(changes_seen = self.changes_seen, "supervisor stopped");
+impl Handler<Dispatch> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Dispatch, ctx: &mut Self::Context) {
+        let mut by_sub: HashMap<Uuid, Vec<_>> = HashMap::new();
+        for job in msg.jobs {
+            by_sub.entry(job.subscription_id).or_default().push(job);
+        }
+        for (id, jobs) in by_sub {
+            if let Some(addr) = self.actor_for(id, ctx) {
+                addr.do_send(Dispatch { jobs });
+            }
+        }
+    }
+}
+
+impl Handler<Enqueue> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) {
+        if let Some(addr) = self.actor_for(msg.subscription_id, ctx) {
+            addr.do_send(msg);
+        }
     }
 }
 
@@ -29,15 +180,93 @@ impl Handler<SubscriptionChanged> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: SubscriptionChanged, _ctx: &mut Self::Context) {
-        self.changes_seen += 1;
-        tracing::debug!(id = %msg.id, "subscription changed");
+        let Some(addr) = self.actors.get(&msg.id) else {
+            return;
+        };
+        match self.deps.directory.get(msg.id) {
+            Some(row) => addr.do_send(Refresh { row }),
+            None => {
+                addr.do_send(Shutdown);
+                self.actors.remove(&msg.id);
+            }
+        }
+    }
+}
+
+impl Handler<ActorStopped> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ActorStopped, _ctx: &mut Self::Context) {
+        if self.actors.get(&msg.id).is_some_and(|a| *a == msg.addr) {
+            self.actors.remove(&msg.id);
+        }
+    }
+}
+
+impl Handler<SweepNow> for Supervisor {
+    type Result = ResponseActFuture<Self, usize>;
+
+    fn handle(&mut self, _msg: SweepNow, _ctx: &mut Self::Context) -> Self::Result {
+        let (db, node) = (self.deps.db.clone(), self.deps.config.node_id.clone());
+        let horizon = Utc::now()
+            + chrono::Duration::from_std(self.deps.config.sweep_interval).unwrap_or_default();
+        let fut = async move { deliveries::due_for_owner(&db, &node, horizon, SWEEP_LIMIT).await };
+        Box::pin(fut.into_actor(self).map(|result, act, ctx| match result {
+            Ok(rows) => act.hand_over(rows, ctx),
+            Err(e) => {
+                tracing::warn!(error = %e, "sweep failed");
+                0
+            }
+        }))
+    }
+}
+
+impl Handler<GetLoad> for Supervisor {
+    type Result = ResponseFuture<EngineLoad>;
+
+    fn handle(&mut self, _msg: GetLoad, _ctx: &mut Self::Context) -> Self::Result {
+        let addrs: Vec<Addr<SubscriptionActor>> = self
+            .actors
+            .values()
+            .filter(|a| a.connected())
+            .cloned()
+            .collect();
+        Box::pin(async move {
+            let mut total = EngineLoad::default();
+            for a in addrs {
+                if let Ok(l) = a.send(GetLoad).await {
+                    total.actors += l.actors;
+                    total.queued += l.queued;
+                    total.scheduled += l.scheduled;
+                    total.in_flight += l.in_flight;
+                }
+            }
+            total
+        })
     }
 }
 
 impl Handler<Shutdown> for Supervisor {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) {
-        ctx.stop();
+    /// Asks every subscription actor to stop (they finish their attempts in flight first)
+    /// and waits for them, at most the delivery timeout plus a margin.
+    fn handle(&mut self, _msg: Shutdown, _ctx: &mut Self::Context) -> Self::Result {
+        let addrs: Vec<Addr<SubscriptionActor>> = self.actors.drain().map(|(_, a)| a).collect();
+        let deadline = Instant::now() + self.deps.config.delivery_timeout + Duration::from_secs(2);
+        Box::pin(async move {
+            for a in &addrs {
+                a.do_send(Shutdown);
+            }
+            while addrs.iter().any(Addr::connected) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let left = addrs.iter().filter(|a| a.connected()).count();
+            tracing::info!(
+                actors = addrs.len(),
+                still_running = left,
+                "subscription actors stopped"
+            );
+        })
     }
 }

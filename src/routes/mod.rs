@@ -1,9 +1,14 @@
 //! HTTP routes. Each module owns one resource; `configure` wires them all, with extractor
 //! settings that turn every malformed body, query or path into a JSON 4xx.
 
+pub mod deliveries;
 pub mod docs;
 pub mod health;
+pub mod ingest;
+pub mod stats;
+pub mod stream;
 pub mod subscriptions;
+pub mod views;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::error::{JsonPayloadError, PayloadError};
@@ -30,7 +35,11 @@ pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             }))
             .configure(health::configure)
             .configure(docs::configure)
-            .configure(subscriptions::configure);
+            .configure(subscriptions::configure)
+            .configure(ingest::configure)
+            .configure(deliveries::configure)
+            .configure(stream::configure)
+            .configure(stats::configure);
     }
 }
 
@@ -59,12 +68,37 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("route"))
 }
 
-/// Turns actix's bare 405 into our JSON error body.
-pub fn method_not_allowed<B>(
+/// Gives every 4xx that actix itself produced (405, an oversized raw body, …) our JSON error
+/// body; answers that are already JSON pass through untouched.
+pub fn json_client_errors<B>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let detail = res.response().error().map(ToString::to_string);
+    let error = match status.as_u16() {
+        405 => ApiError::MethodNotAllowed,
+        413 => ApiError::PayloadTooLarge { limit: 0 },
+        404 => ApiError::NotFound("route"),
+        _ => ApiError::BadRequest(detail.unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("bad request")
+                .to_owned()
+        })),
+    };
     let (req, _) = res.into_parts();
-    let resp = ApiError::MethodNotAllowed.error_response();
+    let mut resp = error.error_response();
+    if status.as_u16() != 413 && status.as_u16() != 405 && status.as_u16() != 404 {
+        *resp.status_mut() = status;
+    }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, resp).map_into_right_body(),
     ))

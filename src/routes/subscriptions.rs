@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use courier_actors::db::deliveries;
 use courier_actors::db::subscriptions::{self as db, SubscriptionRow, SubscriptionSpec};
 use courier_actors::domain::{EventFilter, Invalid, SigningSecret, SubscriptionStatus, TargetUrl};
 use courier_actors::headers::ExtraHeaders;
@@ -253,7 +254,13 @@ fn merge_patch(
     )
 }
 
-async fn changed(state: &AppState, id: Uuid) {
+/// Makes a change visible at once: this node's directory takes the new row (or forgets a
+/// deleted one), the Redis copy is dropped, and the subscription's actor re-reads it.
+async fn changed(state: &AppState, id: Uuid, row: Option<&SubscriptionRow>) {
+    match row {
+        Some(row) => state.engine.directory().upsert(row.clone()),
+        None => state.engine.directory().remove(id),
+    }
     state.cache.invalidate(id).await;
     state.engine.subscription_changed(id);
 }
@@ -275,9 +282,16 @@ pub async fn create_subscription(
         Some(s) => (SigningSecret::parse(&s)?, true),
         None => (SigningSecret::generate(), false),
     };
-    let row = db::insert(&state.db, &spec, &secret, requires_signature).await?;
+    let row = db::insert(
+        &state.db,
+        &spec,
+        &secret,
+        requires_signature,
+        &state.settings.node_id,
+    )
+    .await?;
+    state.engine.directory().upsert(row.clone());
     state.cache.put(&row).await;
-    state.engine.subscription_changed(row.id);
     tracing::info!(id = %row.id, "subscription created");
     let view = SubscriptionView::from_row(row, Some(secret.expose().to_owned()));
     Ok(HttpResponse::Created().json(view))
@@ -345,7 +359,7 @@ pub async fn replace_subscription(
     let row = db::update_with(&state.db, *id, |_| Ok::<_, Invalid>(spec))
         .await?
         .ok_or(ApiError::NotFound("subscription"))??;
-    changed(&state, row.id).await;
+    changed(&state, row.id, Some(&row)).await;
     Ok(HttpResponse::Ok().json(SubscriptionView::from_row(row, None)))
 }
 
@@ -369,7 +383,7 @@ pub async fn patch_subscription(
     let row = db::update_with(&state.db, *id, |current| merge_patch(current, patch))
         .await?
         .ok_or(ApiError::NotFound("subscription"))??;
-    changed(&state, row.id).await;
+    changed(&state, row.id, Some(&row)).await;
     Ok(HttpResponse::Ok().json(SubscriptionView::from_row(row, None)))
 }
 
@@ -385,7 +399,7 @@ pub async fn delete_subscription(
     if !db::soft_delete(&state.db, *id).await? {
         return Err(ApiError::NotFound("subscription"));
     }
-    changed(&state, *id).await;
+    changed(&state, *id, None).await;
     tracing::info!(id = %id, "subscription deleted");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -398,7 +412,14 @@ async fn set_status(
     let row = db::set_status(&state.db, id, status, None)
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    changed(state, id).await;
+    changed(state, id, Some(&row)).await;
+    if status == SubscriptionStatus::Active {
+        let released = deliveries::release_held(&state.db, id).await?;
+        tracing::info!(%id, count = released.len(), "held deliveries released");
+        state.engine.requeue(id, released);
+    } else {
+        deliveries::hold_all(&state.db, id).await?;
+    }
     tracing::info!(%id, status = %status, "subscription status changed");
     Ok(HttpResponse::Ok().json(SubscriptionView::from_row(row, None)))
 }
@@ -452,7 +473,7 @@ pub async fn rotate_secret(
     let row = db::rotate_secret(&state.db, *id, &secret, Utc::now() + overlap)
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    changed(&state, *id).await;
+    changed(&state, *id, Some(&row)).await;
     tracing::info!(%id, "subscription secret rotated");
     Ok(HttpResponse::Ok().json(SubscriptionView::from_row(
         row,

@@ -2,6 +2,8 @@
 //! module formats SQL. Queries are checked at run time (`query_as` + `FromRow`) and covered
 //! by the integration tests against a real database.
 
+pub mod deliveries;
+pub mod messages;
 pub mod subscriptions;
 
 use std::str::FromStr;

@@ -103,11 +103,12 @@ pub async fn insert(
     spec: &SubscriptionSpec,
     secret: &SigningSecret,
     requires_signature: bool,
+    owner_node: &str,
 ) -> Result<SubscriptionRow, sqlx::Error> {
     let sql = concat!(
         "INSERT INTO subscriptions (id, target_url, event_types, description, headers, \
-         rate_limit_per_second, max_in_flight, timeout_ms, secret, requires_signature) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+         rate_limit_per_second, max_in_flight, timeout_ms, secret, requires_signature, owner_node) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
         columns!()
     );
     sqlx::query_as(sql)
@@ -121,6 +122,7 @@ pub async fn insert(
         .bind(spec.timeout_ms)
         .bind(secret.expose())
         .bind(requires_signature)
+        .bind(owner_node)
         .fetch_one(pool)
         .await
 }
@@ -270,4 +272,54 @@ pub async fn soft_delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
     }
     tx.commit().await?;
     Ok(deleted)
+}
+
+/// Every live subscription (the directory's full load).
+pub async fn list_all_live(pool: &PgPool) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM subscriptions WHERE deleted_at IS NULL ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn set_failing_since(
+    pool: &PgPool,
+    id: Uuid,
+    since: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE subscriptions SET failing_since = $2 WHERE id = $1")
+        .bind(id)
+        .bind(since)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Records that `node` is alive.
+pub async fn heartbeat(pool: &PgPool, node: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO nodes (node_id) VALUES ($1) \
+         ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = now()",
+    )
+    .bind(node)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Takes the subscriptions no live node owns. Returns how many were claimed.
+pub async fn claim_orphans(pool: &PgPool, node: &str, ttl_secs: f64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE subscriptions SET owner_node = $1 WHERE deleted_at IS NULL AND owner_node IS DISTINCT FROM $1 \
+         AND (owner_node IS NULL OR owner_node NOT IN \
+              (SELECT node_id FROM nodes WHERE heartbeat_at > now() - make_interval(secs => $2)))",
+    )
+    .bind(node)
+    .bind(ttl_secs)
+    .execute(pool)
+    .await?
+    .rows_affected())
 }

@@ -177,6 +177,10 @@ fn unit_hash(n: u64) -> f64 {
 }
 
 async fn receive(req: HttpRequest, body: web::Bytes, st: web::Data<AppState>) -> HttpResponse {
+    // A `Route` used as the default service does not apply its method guard: check here.
+    if req.method() != actix_web::http::Method::POST {
+        return HttpResponse::NotFound().finish();
+    }
     let now = now_us();
     let s = &st.stats;
     s.count.fetch_add(1, Ordering::Relaxed);

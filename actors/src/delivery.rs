@@ -1,0 +1,313 @@
+//! The DeliveryActor: one per attempt. It signs the payload (Standard Webhooks and GitHub
+//! style), POSTs it with awc through the SSRF-guarded resolver, reads at most 4 KiB of the
+//! answer, and reports an [`AttemptDone`] to its subscription actor, then stops.
+//!
+//! Takes: nothing (it starts working when started). Sends: [`AttemptDone`].
+//! Must never: follow a redirect, connect to an address the guard refused, or report a
+//! failed delivery as an `Err` (a failure is an outcome, not an error).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_tls::connect::{Connector as TcpConnector, Resolver};
+use awc::error::{ConnectError, SendRequestError};
+use chrono::Utc;
+use futures_util::StreamExt as _;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::db::deliveries::AttemptRecord;
+use crate::db::subscriptions::SubscriptionRow;
+use crate::domain::ErrorClass;
+use crate::job::DeliveryJob;
+use crate::messages::AttemptDone;
+use crate::retry::parse_retry_after;
+use crate::signing::{github_signature, standard_signature_header};
+use crate::ssrf::{BlockedTarget, GuardedResolver, check_literal};
+
+/// The most of a receiver's answer that is kept.
+pub const RESPONSE_BODY_LIMIT: usize = 4096;
+
+/// What an attempt needs to know.
+#[derive(Debug, Clone)]
+pub struct AttemptSpec {
+    pub job: DeliveryJob,
+    pub payload: Arc<str>,
+    pub subscription: Arc<SubscriptionRow>,
+    pub attempt_number: i32,
+    pub timeout: Duration,
+    pub allow_private: bool,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    /// A 2xx within the timeout.
+    Success { status: u16 },
+    /// Any other HTTP status; `retry_after` as the receiver sent it.
+    HttpStatus {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// No HTTP answer.
+    Failed { class: ErrorClass },
+}
+
+pub struct DeliveryActor {
+    spec: Option<AttemptSpec>,
+    reply_to: Recipient<AttemptDone>,
+}
+
+impl DeliveryActor {
+    pub fn new(spec: AttemptSpec, reply_to: Recipient<AttemptDone>) -> Self {
+        Self {
+            spec: Some(spec),
+            reply_to,
+        }
+    }
+}
+
+impl Actor for DeliveryActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let Some(spec) = self.spec.take() else {
+            ctx.stop();
+            return;
+        };
+        let fut = async move {
+            let (attempt, outcome) = perform(&spec).await;
+            AttemptDone {
+                job: spec.job,
+                attempt,
+                outcome,
+            }
+        };
+        ctx.spawn(fut.into_actor(self).map(|done, act, ctx| {
+            act.reply_to.do_send(done);
+            ctx.stop();
+        }));
+    }
+}
+
+thread_local! {
+    /// awc clients are `!Send`: one per thread, per SSRF mode.
+    static CLIENTS: RefCell<[Option<Rc<awc::Client>>; 2]> = const { RefCell::new([None, None]) };
+}
+
+fn client(allow_private: bool) -> Rc<awc::Client> {
+    CLIENTS.with(|c| {
+        let mut slots = c.borrow_mut();
+        let slot = &mut slots[usize::from(allow_private)];
+        slot.get_or_insert_with(|| Rc::new(build_client(allow_private)))
+            .clone()
+    })
+}
+
+fn build_client(allow_private: bool) -> awc::Client {
+    let tcp = TcpConnector::new(Resolver::custom(GuardedResolver { allow_private })).service();
+    let connector = awc::Connector::new()
+        .connector(tcp)
+        .timeout(Duration::from_secs(5))
+        .limit(2048);
+    awc::Client::builder()
+        .connector(connector)
+        .disable_redirects()
+        .timeout(Duration::from_secs(300))
+        .finish()
+}
+
+/// The request headers of an attempt (signatures included; they reveal nothing of the secret).
+pub fn delivery_headers(spec: &AttemptSpec, timestamp: i64) -> Vec<(String, String)> {
+    let sub = &spec.subscription;
+    let body = spec.payload.as_bytes();
+    let msg_id = spec.job.message_id.to_string();
+    let secrets = sub.signing_secrets(Utc::now());
+    let keys: Vec<Vec<u8>> = secrets.iter().map(|s| s.key_bytes()).collect();
+    let mut h: Vec<(String, String)> = vec![
+        ("content-type".into(), "application/json".into()),
+        (
+            "user-agent".into(),
+            format!("Courier/{}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("webhook-id".into(), msg_id.clone()),
+        ("webhook-timestamp".into(), timestamp.to_string()),
+        (
+            "webhook-signature".into(),
+            standard_signature_header(&keys, &msg_id, timestamp, body),
+        ),
+        (
+            "x-hub-signature-256".into(),
+            github_signature(&keys[0], body),
+        ),
+        (
+            "x-courier-event-type".into(),
+            spec.job.event_type.to_string(),
+        ),
+        ("x-courier-attempt".into(), spec.attempt_number.to_string()),
+        (
+            "x-courier-delivery-id".into(),
+            spec.job.delivery_id.to_string(),
+        ),
+    ];
+    h.extend(
+        sub.extra_headers()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    h
+}
+
+/// Sends one attempt and describes it. Never fails: every problem is an outcome.
+pub async fn perform(spec: &AttemptSpec) -> (AttemptRecord, AttemptOutcome) {
+    let attempted_at = Utc::now();
+    let headers = delivery_headers(spec, attempted_at.timestamp());
+    let started = Instant::now();
+    let result = match guard_literal(&spec.subscription.target_url, spec.allow_private) {
+        Err(blocked) => Err((ErrorClass::BlockedTarget, blocked.to_string())),
+        Ok(()) => tokio::time::timeout(spec.timeout, send(spec, &headers))
+            .await
+            .unwrap_or_else(|_| {
+                Err((
+                    ErrorClass::Timeout,
+                    format!("no complete answer within {:?}", spec.timeout),
+                ))
+            }),
+    };
+    let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+    let headers_json = Value::Object(
+        headers
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect::<Map<_, _>>(),
+    );
+    let mut record = AttemptRecord {
+        id: Uuid::now_v7(),
+        delivery_id: spec.job.delivery_id,
+        attempt_number: spec.attempt_number,
+        attempted_at,
+        request_headers: headers_json,
+        status_code: None,
+        response_body: None,
+        duration_ms,
+        error_class: None,
+        error_message: None,
+        succeeded: false,
+    };
+    let outcome = match result {
+        Ok(answer) => {
+            record.status_code = Some(i32::from(answer.status));
+            record.response_body = Some(answer.body);
+            if (200..300).contains(&answer.status) {
+                record.succeeded = true;
+                AttemptOutcome::Success {
+                    status: answer.status,
+                }
+            } else {
+                record.error_class = Some(ErrorClass::HttpStatus.as_str());
+                record.error_message = Some(format!("receiver answered {}", answer.status));
+                AttemptOutcome::HttpStatus {
+                    status: answer.status,
+                    retry_after: answer.retry_after,
+                }
+            }
+        }
+        Err((class, message)) => {
+            record.error_class = Some(class.as_str());
+            record.error_message = Some(message);
+            AttemptOutcome::Failed { class }
+        }
+    };
+    (record, outcome)
+}
+
+fn guard_literal(target: &str, allow_private: bool) -> Result<(), BlockedTarget> {
+    let host = url::Url::parse(target)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()));
+    match host {
+        Some(url::Host::Ipv4(ip)) => check_literal(ip.into(), allow_private),
+        Some(url::Host::Ipv6(ip)) => check_literal(ip.into(), allow_private),
+        _ => Ok(()),
+    }
+}
+
+struct Answer {
+    status: u16,
+    body: String,
+    retry_after: Option<Duration>,
+}
+
+async fn send(
+    spec: &AttemptSpec,
+    headers: &[(String, String)],
+) -> Result<Answer, (ErrorClass, String)> {
+    let client = client(spec.allow_private);
+    let mut req = client
+        .post(spec.subscription.target_url.as_str())
+        .timeout(spec.timeout);
+    for (k, v) in headers {
+        req = req.insert_header((k.as_str(), v.as_str()));
+    }
+    let mut resp = req
+        .send_body(spec.payload.as_bytes().to_vec())
+        .await
+        .map_err(|e| classify(&e))?;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let body = read_prefix(&mut resp).await;
+    Ok(Answer {
+        status,
+        body,
+        retry_after,
+    })
+}
+
+/// The first [`RESPONSE_BODY_LIMIT`] bytes of the answer; the rest is not read.
+async fn read_prefix<S, B, E>(mut payload: S) -> String
+where
+    S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    let mut buf: Vec<u8> = Vec::new();
+    while buf.len() < RESPONSE_BODY_LIMIT {
+        match payload.next().await {
+            Some(Ok(chunk)) => {
+                let chunk = chunk.as_ref();
+                buf.extend_from_slice(&chunk[..chunk.len().min(RESPONSE_BODY_LIMIT - buf.len())]);
+            }
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn classify(e: &SendRequestError) -> (ErrorClass, String) {
+    let class = match e {
+        SendRequestError::Timeout => ErrorClass::Timeout,
+        SendRequestError::Connect(ConnectError::Resolver(inner))
+            if inner.downcast_ref::<BlockedTarget>().is_some() =>
+        {
+            ErrorClass::BlockedTarget
+        }
+        SendRequestError::Connect(
+            ConnectError::Resolver(_) | ConnectError::NoRecords | ConnectError::Unresolved,
+        ) => ErrorClass::Dns,
+        SendRequestError::Connect(ConnectError::Timeout) => ErrorClass::Timeout,
+        SendRequestError::Connect(ConnectError::SslIsNotSupported) => ErrorClass::Tls,
+        SendRequestError::Connect(ConnectError::Io(io))
+            if io.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            ErrorClass::Tls
+        }
+        _ => ErrorClass::Connect,
+    };
+    (class, e.to_string())
+}

@@ -1,0 +1,231 @@
+//! Delivery status and the attempt log: one delivery (`/deliveries/{id}`, alias
+//! `/webhooks/status/{id}`), a subscription's log (`/subscriptions/{id}/deliveries`, alias
+//! `/recent-deliveries`), a message with its deliveries, and the operator's actions: retry one
+//! delivery now, recover every failed delivery since a time.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use courier_actors::db::deliveries::{self as db, LogFilter};
+use courier_actors::db::messages;
+use courier_actors::domain::{DeliveryStatus, SubscriptionStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::ApiKey;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::views::{DeliveryView, MessageView, delivery_views, message_payload};
+use crate::routes::{Page, page_response};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/deliveries/{id}", web::get().to(get_delivery))
+        .route("/webhooks/status/{id}", web::get().to(get_delivery))
+        .route("/deliveries/{id}/retry", web::post().to(retry_delivery))
+        .route(
+            "/subscriptions/{id}/deliveries",
+            web::get().to(list_deliveries),
+        )
+        .route(
+            "/subscriptions/{id}/recent-deliveries",
+            web::get().to(list_deliveries),
+        )
+        .route("/subscriptions/{id}/recover", web::post().to(recover))
+        .route("/messages/{id}", web::get().to(get_message));
+}
+
+async fn one_delivery(state: &AppState, id: Uuid) -> ApiResult<DeliveryView> {
+    let row = db::get(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    let mut views = delivery_views(&state.db, vec![row]).await?;
+    views.pop().ok_or(ApiError::NotFound("delivery"))
+}
+
+/// A delivery's status, attempt count, next attempt time and every attempt.
+#[utoipa::path(get, path = "/deliveries/{task_id}", tag = "deliveries", security(("api_key" = [])),
+    params(("task_id" = Uuid, Path, description = "Delivery (task) id")),
+    responses((status = 200, body = DeliveryView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_delivery(
+    _key: ApiKey,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(one_delivery(&state, *id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LogQuery {
+    /// `pending`, `delivering`, `retrying`, `succeeded`, `failed`, `filtered` or `paused`.
+    pub status: Option<String>,
+    pub event_type: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub since: Option<String>,
+    /// Created before (RFC 3339).
+    pub until: Option<String>,
+    /// Page size, 1 to 500 (default 20).
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+pub fn parse_time(name: &str, raw: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
+    match raw.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| {
+                ApiError::BadQuery(format!(
+                    "{name} must be an RFC 3339 time such as 2026-11-29T12:00:00Z"
+                ))
+            }),
+    }
+}
+
+fn log_filter(q: &LogQuery) -> ApiResult<LogFilter> {
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => {
+            Some(DeliveryStatus::parse(s).map_err(|e| ApiError::BadQuery(format!("status: {e}")))?)
+        }
+        None => None,
+    };
+    let event_type = q.event_type.clone().filter(|s| !s.is_empty());
+    if event_type.as_ref().is_some_and(|e| e.len() > 128) {
+        return Err(ApiError::BadQuery("event_type is too long".into()));
+    }
+    let since = parse_time("since", q.since.as_deref())?;
+    let until = parse_time("until", q.until.as_deref())?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s > u
+    {
+        return Err(ApiError::BadQuery("since must not be after until".into()));
+    }
+    Ok(LogFilter {
+        status,
+        event_type,
+        since,
+        until,
+    })
+}
+
+async fn subscription_exists(state: &AppState, id: Uuid) -> ApiResult<()> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM subscriptions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&state.db)
+        .await?;
+    found.map(|_| ()).ok_or(ApiError::NotFound("subscription"))
+}
+
+/// A subscription's deliveries with their attempts, newest first (kept after the
+/// subscription is deleted, until retention).
+#[utoipa::path(get, path = "/subscriptions/{id}/deliveries", tag = "deliveries", security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "Subscription id"), LogQuery),
+    responses((status = 200, description = "A page; `X-Next-Cursor` names the next one", body = Vec<DeliveryView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list_deliveries(
+    _key: ApiKey,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    query: web::Query<LogQuery>,
+) -> ApiResult<HttpResponse> {
+    let filter = log_filter(&query)?;
+    let page = Page::parse(query.limit, query.cursor.as_deref(), 20)?;
+    subscription_exists(&state, *id).await?;
+    let rows =
+        db::list_for_subscription(&state.db, *id, &filter, page.before, page.limit + 1).await?;
+    let views = delivery_views(&state.db, rows).await?;
+    Ok(page_response(&req, views, page, |v| v.id))
+}
+
+/// Sends the delivery again now, whatever its state, with a fresh retry budget. A delivery
+/// of a paused or disabled subscription is held until it resumes.
+#[utoipa::path(post, path = "/deliveries/{task_id}/retry", tag = "deliveries", security(("api_key" = [])),
+    params(("task_id" = Uuid, Path, description = "Delivery (task) id")),
+    responses((status = 202, body = DeliveryView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The subscription was deleted", body = ErrorBody)))]
+pub async fn retry_delivery(
+    _key: ApiKey,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let row = db::get(&state.db, *id)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    let sub = state
+        .engine
+        .directory()
+        .get(row.subscription_id)
+        .ok_or_else(|| ApiError::Conflict("the delivery's subscription was deleted".into()))?;
+    db::requeue(&state.db, *id).await?;
+    if sub.status() == SubscriptionStatus::Active {
+        state.engine.requeue(sub.id, vec![*id]);
+    } else {
+        db::hold(&state.db, &[*id]).await?;
+    }
+    Ok(HttpResponse::Accepted().json(one_delivery(&state, *id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RecoverQuery {
+    /// Re-queue failed deliveries created at or after this time (RFC 3339). Required.
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"requeued": 42}))]
+pub struct Recovered {
+    pub requeued: usize,
+}
+
+/// Re-queues every failed delivery of the subscription since a time, each with a fresh
+/// retry budget.
+#[utoipa::path(post, path = "/subscriptions/{id}/recover", tag = "deliveries", security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "Subscription id"), RecoverQuery),
+    responses((status = 202, body = Recovered), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn recover(
+    _key: ApiKey,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    query: web::Query<RecoverQuery>,
+) -> ApiResult<HttpResponse> {
+    let since = parse_time("since", query.since.as_deref())?
+        .ok_or_else(|| ApiError::BadQuery("since is required".into()))?;
+    let sub = state
+        .engine
+        .directory()
+        .get(*id)
+        .ok_or(ApiError::NotFound("subscription"))?;
+    let ids = db::recover(&state.db, *id, since).await?;
+    let requeued = ids.len();
+    if sub.status() == SubscriptionStatus::Active {
+        state.engine.requeue(*id, ids);
+    } else {
+        db::hold(&state.db, &ids).await?;
+    }
+    tracing::info!(sub = %id, requeued, "failed deliveries recovered");
+    Ok(HttpResponse::Accepted().json(Recovered { requeued }))
+}
+
+/// A message with its deliveries and their attempts.
+#[utoipa::path(get, path = "/messages/{id}", tag = "deliveries", security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "Message id")),
+    responses((status = 200, body = MessageView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_message(
+    _key: ApiKey,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let m = messages::get(&state.db, *id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    let deliveries = delivery_views(&state.db, db::for_message(&state.db, m.id).await?).await?;
+    Ok(HttpResponse::Ok().json(MessageView {
+        id: m.id,
+        event_type: m.event_type,
+        payload: message_payload(&m.payload),
+        subscription_id: m.subscription_id,
+        created_at: m.created_at,
+        deliveries,
+    }))
+}

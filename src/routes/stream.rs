@@ -1,0 +1,113 @@
+//! `GET /stream`: Server-Sent Events, one `attempt` event per finished attempt, optionally
+//! for one subscription. Browsers' EventSource cannot send headers, so the API key may come
+//! as `?api_key=`. A slow reader that falls behind skips events (and is told how many)
+//! rather than holding memory.
+
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use courier_actors::engine::AttemptEvent;
+use futures_util::stream;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::{self, error::RecvError};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::auth::has_api_key;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::views::AttemptView;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/stream", web::get().to(stream_attempts));
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StreamQuery {
+    /// Only this subscription's attempts.
+    pub subscription_id: Option<Uuid>,
+    /// The API key, for clients that cannot send `Authorization`.
+    pub api_key: Option<String>,
+}
+
+/// The JSON of one event.
+pub fn event_json(e: &AttemptEvent) -> serde_json::Value {
+    let a = &e.attempt;
+    json!({
+        "subscription_id": e.subscription_id,
+        "delivery_id": e.delivery_id,
+        "message_id": e.message_id,
+        "event_type": e.event_type,
+        "delivery_status": e.delivery_status,
+        "attempt": AttemptView {
+            id: a.id,
+            delivery_id: a.delivery_id,
+            attempt_number: a.attempt_number,
+            attempted_at: a.attempted_at,
+            request_headers: a.request_headers.clone(),
+            status_code: a.status_code,
+            response_body: a.response_body.clone(),
+            duration_ms: a.duration_ms,
+            error_class: a.error_class.map(str::to_owned),
+            error_message: a.error_message.clone(),
+            succeeded: a.succeeded,
+        },
+    })
+}
+
+enum Next {
+    Event(Bytes),
+    Skip,
+    End,
+}
+
+async fn next_frame(rx: &mut broadcast::Receiver<AttemptEvent>, only: Option<Uuid>) -> Next {
+    match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
+        Err(_) => Next::Event(Bytes::from_static(b": keep-alive\n\n")),
+        Ok(Ok(e)) if only.is_some_and(|id| id != e.subscription_id) => Next::Skip,
+        Ok(Ok(e)) => Next::Event(Bytes::from(format!(
+            "event: attempt\ndata: {}\n\n",
+            event_json(&e)
+        ))),
+        Ok(Err(RecvError::Lagged(n))) => Next::Event(Bytes::from(format!(
+            "event: lagged\ndata: {{\"skipped\": {n}}}\n\n"
+        ))),
+        Ok(Err(RecvError::Closed)) => Next::End,
+    }
+}
+
+/// Live tail of attempts as Server-Sent Events (`event: attempt`).
+#[utoipa::path(get, path = "/stream", tag = "deliveries", params(StreamQuery), security(("api_key" = [])),
+    responses((status = 200, description = "text/event-stream; `event: attempt`, data as in the attempt log", content_type = "text/event-stream"),
+        (status = 401, body = ErrorBody)))]
+pub async fn stream_attempts(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<StreamQuery>,
+) -> ApiResult<HttpResponse> {
+    if !has_api_key(&req, true) {
+        return Err(ApiError::Unauthorized);
+    }
+    let rx = state.engine.subscribe();
+    let only = query.subscription_id;
+    let hello = Bytes::from_static(b": connected\n\n");
+    let frames = stream::unfold((rx, Some(hello)), move |(mut rx, first)| async move {
+        if let Some(b) = first {
+            return Some((Ok::<_, actix_web::Error>(b), (rx, None)));
+        }
+        loop {
+            match next_frame(&mut rx, only).await {
+                Next::Event(b) => return Some((Ok(b), (rx, None))),
+                Next::Skip => continue,
+                Next::End => return None,
+            }
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(frames))
+}
