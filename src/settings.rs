@@ -89,7 +89,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `COURIER_WORKERS`: HTTP worker threads (default: one per core).
     pub workers: usize,
-    /// `COURIER_NODE_ID`: this node's name in subscription ownership (default: host + pid).
+    /// `COURIER_NODE_ID`: this node's name in subscription ownership (default: the host name).
     pub node_id: String,
 }
 
@@ -306,11 +306,14 @@ fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
+/// The host name: stable across restarts, so a restarted node takes its own subscriptions
+/// back at once. Several nodes on one host must set `COURIER_NODE_ID` each.
 fn default_node_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
+    std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "node".into());
-    format!("{host}-{}", std::process::id())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into())
 }
 
 fn generate_api_key() -> String {

@@ -183,6 +183,7 @@ impl Engine {
         self.supervisor.do_send(Enqueue {
             subscription_id,
             deliveries,
+            force: true,
         });
     }
 

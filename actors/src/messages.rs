@@ -33,6 +33,9 @@ pub struct Enqueue {
     pub subscription_id: Uuid,
     /// `(delivery id, due time in epoch ms)`.
     pub deliveries: Vec<(Uuid, i64)>,
+    /// An operator asked (manual retry, recover, resume): take the ids even if they just
+    /// finished here.
+    pub force: bool,
 }
 
 /// The subscription's new state: supervisor → its actor.

@@ -344,6 +344,9 @@ impl Handler<Enqueue> for SubscriptionActor {
         }
         let now_ms = Utc::now().timestamp_millis();
         for (id, due) in msg.deliveries {
+            if msg.force {
+                self.recently_done.remove(&id);
+            }
             self.add_by_id(id, due, now_ms);
         }
         self.pump(ctx);

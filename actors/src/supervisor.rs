@@ -61,6 +61,7 @@ impl Supervisor {
                     addr.do_send(Enqueue {
                         subscription_id,
                         deliveries,
+                        force: false,
                     });
                 }
             }
@@ -107,6 +108,7 @@ impl Supervisor {
                 addr.do_send(Enqueue {
                     subscription_id,
                     deliveries,
+                    force: false,
                 });
             }
         }

@@ -1,6 +1,7 @@
 //! HTTP routes. Each module owns one resource; `configure` wires them all, with extractor
 //! settings that turn every malformed body, query or path into a JSON 4xx.
 
+pub mod dashboard;
 pub mod deliveries;
 pub mod docs;
 pub mod health;
@@ -39,7 +40,8 @@ pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(ingest::configure)
             .configure(deliveries::configure)
             .configure(stream::configure)
-            .configure(stats::configure);
+            .configure(stats::configure)
+            .configure(dashboard::configure);
     }
 }
 

@@ -2,11 +2,16 @@
 //! fresh database (`courier_test_<uuid>`) and Redis prefix (`courier_test:<uuid>:`).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use awc::http::StatusCode;
 use courier::settings::Settings;
 use courier::startup::Application;
+use courier_actors::engine::Engine;
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
+use sha2::Sha256;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -27,6 +32,8 @@ pub struct TestApp {
     pub db: PgPool,
     pub redis_prefix: String,
     pub client: awc::Client,
+    /// The running engine, to step background work (flush, sweep, retention).
+    pub engine: Engine,
 }
 
 /// An answer: status, headers we look at, and the body parsed as JSON (`Null` when empty).
@@ -82,6 +89,7 @@ impl TestApp {
             .await
             .expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let engine = app.engine();
         actix_web::rt::spawn(app.run_until_stopped());
         let db = PgPool::connect(&format!("{}/{db_name}", db_server()))
             .await
@@ -94,7 +102,12 @@ impl TestApp {
             db,
             redis_prefix,
             client,
+            engine,
         }
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -193,4 +206,108 @@ impl TestApp {
 
 pub fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("id is a string").to_owned()
+}
+
+/// Polls `check` every 20 ms until it yields `Some`, or panics after `within` naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `sha256=<hex HMAC-SHA256(key, body)>`, as GitHub and the original service's clients sign.
+pub fn hub_signature(key: &[u8], body: &[u8]) -> String {
+    format!("sha256={}", hex::encode(hmac_sha256(key, body)))
+}
+
+pub fn hmac_sha256(key: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
+    m.update(body);
+    m.finalize().into_bytes().to_vec()
+}
+
+pub fn auth_header() -> String {
+    format!("Bearer {API_KEY}")
+}
+
+impl TestApp {
+    /// Per-subscription raw ingest with the API key (for subscriptions without a client secret).
+    pub async fn ingest(&self, sub_id: &str, event_type: &str, body: &[u8]) -> Answer {
+        self.call(
+            "POST",
+            &format!("/ingest/{sub_id}?event_type={event_type}"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// Per-subscription raw ingest signed with `secret` (a subscription created with one).
+    pub async fn ingest_signed(
+        &self,
+        sub_id: &str,
+        event_type: &str,
+        secret: &str,
+        body: &[u8],
+    ) -> Answer {
+        let sig = hub_signature(secret.as_bytes(), body);
+        self.call_with(
+            "POST",
+            &format!("/ingest/{sub_id}?event_type={event_type}"),
+            Some(body),
+            &[("X-Hub-Signature-256", &sig)],
+        )
+        .await
+    }
+
+    /// `GET /deliveries/{id}`, asserting 200.
+    pub async fn delivery(&self, task_id: &str) -> Value {
+        let a = self.get(&format!("/deliveries/{task_id}")).await;
+        assert_eq!(a.status, StatusCode::OK, "delivery {task_id}: {:?}", a.body);
+        a.body
+    }
+
+    /// Waits until the delivery has `status` (and its outcome is written), and returns it.
+    pub async fn wait_for_status(&self, task_id: &str, status: &str, within: Duration) -> Value {
+        let what = format!("delivery {task_id} to be {status}");
+        eventually(&what, within, || async {
+            self.engine.flush().await;
+            let d = self.delivery(task_id).await;
+            (d["status"] == status).then_some(d)
+        })
+        .await
+    }
+
+    /// How many rows `sql` (a `SELECT count(*) ...`) counts.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.db)
+            .await
+            .expect("count query")
+    }
+}
+
+/// The task id (delivery id) of a per-subscription ingest answer.
+pub fn task_of(answer: &Answer) -> String {
+    assert_eq!(
+        answer.status,
+        StatusCode::ACCEPTED,
+        "ingest not accepted: {:?}",
+        answer.body
+    );
+    answer.body["task_id"]
+        .as_str()
+        .expect("task_id is a string")
+        .to_owned()
 }
