@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod observability;
 pub mod openapi;
 pub mod routes;
 pub mod settings;

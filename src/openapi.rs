@@ -19,7 +19,7 @@ use crate::routes::{deliveries, health, ingest, stats, stream, subscriptions};
         subscriptions::pause_subscription, subscriptions::resume_subscription, subscriptions::rotate_secret,
         ingest::send_test_event, ingest::ingest_raw, ingest::ingest_envelope, ingest::ingest_fanout,
         deliveries::get_delivery, deliveries::list_deliveries, deliveries::retry_delivery, deliveries::recover,
-        deliveries::get_message, stream::stream_attempts, stats::overview,
+        deliveries::get_message, stream::stream_attempts, stats::overview, crate::observability::render,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),

@@ -48,6 +48,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
+        crate::observability::handle();
         let db_url = settings.database_url.expose();
         let pool = db::connect_and_migrate(db_url, settings.db_pool_size)
             .await

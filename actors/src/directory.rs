@@ -66,6 +66,24 @@ impl Directory {
         *self.write() = fresh;
     }
 
+    /// How many live subscriptions there are of each status.
+    pub fn count_by_status(&self) -> Vec<(&'static str, usize)> {
+        let inner = self.read();
+        crate::domain::SubscriptionStatus::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.as_str(),
+                    inner
+                        .rows
+                        .values()
+                        .filter(|r| r.status == s.as_str())
+                        .count(),
+                )
+            })
+            .collect()
+    }
+
     /// Every live subscription whose filter wants `event`.
     pub fn matching(&self, event: &EventType) -> Vec<Arc<SubscriptionRow>> {
         let inner = self.read();

@@ -78,6 +78,16 @@ pub struct RecordOutcome {
     pub schedule: Option<ScheduledRetry>,
 }
 
+/// An attempt is about to be sent: subscription actor → persistence actor (marks it in
+/// flight in Redis, so a crash before its outcome is written is counted as a possible
+/// duplicate at the next start).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct AttemptStarted {
+    pub subscription_id: Uuid,
+    pub delivery_id: Uuid,
+}
+
 /// Resolves once every outcome received so far is written: tests and shutdown.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]

@@ -7,7 +7,9 @@
 //!   in arrival order (so a delivery's later state is never overwritten by an earlier one),
 //!   with the Redis retry schedule updated after each batch.
 //!
-//! Takes: [`Ingest`], [`RecordOutcome`], [`Flush`]. Sends: nothing.
+//! - Attempts about to be sent are marked in flight in Redis ([`AttemptStarted`]).
+//!
+//! Takes: [`Ingest`], [`RecordOutcome`], [`AttemptStarted`], [`Flush`]. Sends: nothing.
 //! Must never: answer an ingest before its commit, or drop an outcome because Postgres
 //! failed (the batch is kept and retried).
 
@@ -22,7 +24,7 @@ use uuid::Uuid;
 use crate::db::deliveries::{self, AttemptRecord, StatusUpdate};
 use crate::db::messages::{self, IngestItem, IngestResult};
 use crate::domain::DeliveryStatus;
-use crate::messages::{Flush, Ingest, RecordOutcome};
+use crate::messages::{AttemptStarted, Flush, Ingest, RecordOutcome};
 use crate::retry_store::{RetryStore, ScheduledRetry};
 
 /// Concurrent ingest transactions; more requests than this wait and share the next commits.
@@ -62,6 +64,8 @@ pub struct PersistenceActor {
     ingest_commits: usize,
     outcomes: Vec<RecordOutcome>,
     writing_outcomes: bool,
+    started: Vec<(Uuid, Uuid)>,
+    marking: bool,
     flush_waiters: Vec<oneshot::Sender<()>>,
 }
 
@@ -75,6 +79,8 @@ impl PersistenceActor {
             ingest_commits: 0,
             outcomes: Vec::new(),
             writing_outcomes: false,
+            started: Vec::new(),
+            marking: false,
             flush_waiters: Vec::new(),
         }
     }
@@ -119,31 +125,53 @@ impl PersistenceActor {
         let n = self.outcomes.len().min(MAX_OUTCOME_BATCH);
         let batch: Vec<RecordOutcome> = self.outcomes.drain(..n).collect();
         self.writing_outcomes = true;
-        let (db, store) = (self.db.clone(), self.retry_store.clone());
+        let db = self.db.clone();
         let fut = async move {
-            let result = write_batch(&db, &store, &batch).await;
+            let result = write_batch(&db, &batch).await;
             (result, batch)
         };
         ctx.spawn(fut.into_actor(self).map(|(result, batch), act, ctx| {
             act.writing_outcomes = false;
-            if let Err(e) = result {
-                tracing::warn!(error = %e, batch = batch.len(), "cannot write attempt outcomes; retrying in 1s");
-                let rest = std::mem::replace(&mut act.outcomes, batch);
-                act.outcomes.extend(rest);
-                ctx.run_later(Duration::from_secs(1), |act, ctx| act.write_outcomes(ctx));
-                return;
+            match result {
+                Ok((add, remove)) => {
+                    let store = act.retry_store.clone();
+                    ctx.spawn(async move { store.apply(&add, &remove).await }.into_actor(act));
+                    act.write_outcomes(ctx);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, batch = batch.len(), "cannot write attempt outcomes; retrying in 1s");
+                    let rest = std::mem::replace(&mut act.outcomes, batch);
+                    act.outcomes.extend(rest);
+                    ctx.run_later(Duration::from_secs(1), |act, ctx| act.write_outcomes(ctx));
+                }
             }
-            act.write_outcomes(ctx);
         }));
     }
 }
 
-/// Writes one batch: attempts, the latest update per delivery, then the Redis schedule.
+impl PersistenceActor {
+    fn write_marks(&mut self, ctx: &mut Context<Self>) {
+        if self.marking || self.started.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.started);
+        self.marking = true;
+        let store = self.retry_store.clone();
+        let fut = async move { store.mark_in_flight(&batch).await };
+        ctx.spawn(fut.into_actor(self).map(|(), act, ctx| {
+            act.marking = false;
+            act.write_marks(ctx);
+        }));
+    }
+}
+
+/// Writes one batch to Postgres: its attempts and the latest update per delivery. Returns
+/// the Redis schedule changes it implies (applied separately, so a slow Redis never holds
+/// up the log).
 async fn write_batch(
     db: &PgPool,
-    store: &RetryStore,
     batch: &[RecordOutcome],
-) -> Result<(), sqlx::Error> {
+) -> Result<(Vec<ScheduledRetry>, Vec<(Uuid, Uuid)>), sqlx::Error> {
     let attempts: Vec<AttemptRecord> = batch.iter().map(|o| o.attempt.clone()).collect();
     let mut latest: HashMap<Uuid, (usize, &StatusUpdate)> = HashMap::new();
     for (i, o) in batch.iter().enumerate() {
@@ -159,8 +187,7 @@ async fn write_batch(
         .filter(|o| o.update.status != DeliveryStatus::Retrying)
         .map(|o| (o.subscription_id, o.update.id))
         .collect();
-    store.apply(&add, &remove).await;
-    Ok(())
+    Ok((add, remove))
 }
 
 impl Actor for PersistenceActor {
@@ -188,6 +215,15 @@ impl Handler<RecordOutcome> for PersistenceActor {
     fn handle(&mut self, msg: RecordOutcome, ctx: &mut Self::Context) {
         self.outcomes.push(msg);
         self.write_outcomes(ctx);
+    }
+}
+
+impl Handler<AttemptStarted> for PersistenceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AttemptStarted, ctx: &mut Self::Context) {
+        self.started.push((msg.subscription_id, msg.delivery_id));
+        self.write_marks(ctx);
     }
 }
 

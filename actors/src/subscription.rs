@@ -28,8 +28,8 @@ use crate::domain::{DeliveryStatus, ErrorClass, SubscriptionStatus};
 use crate::engine::{AttemptEvent, EngineDeps};
 use crate::job::DeliveryJob;
 use crate::messages::{
-    ActorStopped, AttemptDone, Dispatch, EngineLoad, Enqueue, GetLoad, RecordOutcome, Refresh,
-    Shutdown,
+    ActorStopped, AttemptDone, AttemptStarted, Dispatch, EngineLoad, Enqueue, GetLoad,
+    RecordOutcome, Refresh, Shutdown,
 };
 use crate::retry::{
     FailureHint, honours_retry_after, is_throttling_status, next_retry_delay, should_disable,
@@ -58,6 +58,9 @@ pub struct SubscriptionActor {
     scheduled: BTreeSet<(i64, Uuid)>,
     /// Every id in `ready`, `to_load`, `scheduled` or in flight.
     known: HashSet<Uuid>,
+    /// Attempts made so far by the retries this actor scheduled, as it knows them: Postgres
+    /// may lag behind while outcome writes are queued, and a retry must not reuse a number.
+    attempts_made: HashMap<Uuid, (i32, i32)>,
     recently_done: HashMap<Uuid, Instant>,
     in_flight: usize,
     loading: bool,
@@ -87,6 +90,7 @@ impl SubscriptionActor {
             to_load: VecDeque::new(),
             scheduled: BTreeSet::new(),
             known: HashSet::new(),
+            attempts_made: HashMap::new(),
             recently_done: HashMap::new(),
             in_flight: 0,
             loading: false,
@@ -248,11 +252,18 @@ impl SubscriptionActor {
         let found: HashSet<Uuid> = jobs.iter().map(|j| j.delivery_id).collect();
         for id in ids.iter().filter(|id| !found.contains(id)) {
             self.known.remove(id);
+            self.attempts_made.remove(id);
         }
         let mut by_id: HashMap<Uuid, DeliveryJob> =
             jobs.into_iter().map(|j| (j.delivery_id, j)).collect();
         for id in ids {
-            if let Some(job) = by_id.remove(&id) {
+            let remembered = self.attempts_made.remove(&id);
+            if let Some(mut job) = by_id.remove(&id) {
+                if let Some((made, base)) = remembered.filter(|(made, _)| *made > job.attempts_made)
+                {
+                    job.attempts_made = made;
+                    job.attempt_base = base;
+                }
                 self.ready.push_back(job);
             }
         }
@@ -277,6 +288,10 @@ impl SubscriptionActor {
             timeout,
             allow_private: self.deps.config.allow_private_targets,
         };
+        self.deps.persistence.do_send(AttemptStarted {
+            subscription_id: self.sub.id,
+            delivery_id: spec.job.delivery_id,
+        });
         DeliveryActor::new(spec, ctx.address().recipient()).start();
     }
 
@@ -287,6 +302,7 @@ impl SubscriptionActor {
         self.to_load.clear();
         self.scheduled.clear();
         self.known.clear();
+        self.attempts_made.clear();
     }
 }
 
@@ -507,6 +523,7 @@ impl SubscriptionActor {
             attempt: done.attempt.clone(),
         };
         self.deps.publish(event);
+        record_metrics(&done, decision.status);
         self.deps.persistence.do_send(RecordOutcome {
             subscription_id: self.sub.id,
             attempt: done.attempt,
@@ -518,6 +535,8 @@ impl SubscriptionActor {
             retry.attempts_made += 1;
             retry.payload = None;
             self.known.insert(retry.delivery_id);
+            self.attempts_made
+                .insert(retry.delivery_id, (retry.attempts_made, retry.attempt_base));
             self.scheduled
                 .insert((at.timestamp_millis(), retry.delivery_id));
         } else {
@@ -582,5 +601,28 @@ impl Handler<AttemptDone> for SubscriptionActor {
             return;
         }
         self.pump(ctx);
+    }
+}
+
+/// Counters and histograms of one finished attempt.
+fn record_metrics(done: &AttemptDone, status: DeliveryStatus) {
+    let outcome = match &done.outcome {
+        AttemptOutcome::Success { .. } => "success",
+        AttemptOutcome::HttpStatus { .. } => "http_status",
+        AttemptOutcome::Failed { class } => class.as_str(),
+    };
+    metrics::counter!("courier_attempts_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("courier_attempt_duration_seconds")
+        .record(f64::from(done.attempt.duration_ms) / 1000.0);
+    if status.is_final() {
+        metrics::counter!("courier_deliveries_finished_total", "status" => status.as_str())
+            .increment(1);
+    }
+    if status == DeliveryStatus::Succeeded
+        && let Some((secs, nanos)) = done.job.message_id.get_timestamp().map(|t| t.to_unix())
+    {
+        let accepted_ms = secs as f64 * 1000.0 + f64::from(nanos) / 1e6;
+        let latency = (Utc::now().timestamp_millis() as f64 - accepted_ms).max(0.0) / 1000.0;
+        metrics::histogram!("courier_delivery_latency_seconds").record(latency);
     }
 }

@@ -69,6 +69,7 @@ impl Supervisor {
                 tracing::warn!(error = %e, "cannot read retries from redis; the sweeper will find them")
             }
         }
+        count_interrupted_attempts(&deps).await;
         addr.do_send(SweepNow);
         addr
     }
@@ -118,6 +119,23 @@ impl Supervisor {
     fn keep_membership(&mut self, ctx: &mut Context<Self>) {
         let deps = self.deps.clone();
         ctx.spawn(async move { register_node(&deps).await }.into_actor(self));
+    }
+}
+
+/// Attempts still marked in flight were interrupted by the end of the previous run: their
+/// deliveries are attempted again (the sweeper finds them), so the receiver may see them twice.
+async fn count_interrupted_attempts(deps: &EngineDeps) {
+    match deps.retry_store.take_in_flight().await {
+        Ok(marks) if !marks.is_empty() => {
+            metrics::counter!("courier_possible_duplicates_total").increment(marks.len() as u64);
+            tracing::warn!(
+                count = marks.len(),
+                "attempts were in flight when the previous run stopped; \
+                they will be sent again (possible duplicates)"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read in-flight marks from redis"),
     }
 }
 
@@ -251,24 +269,36 @@ impl Handler<GetLoad> for Supervisor {
 impl Handler<Shutdown> for Supervisor {
     type Result = ResponseFuture<()>;
 
-    /// Asks every subscription actor to stop (they finish their attempts in flight first)
-    /// and waits for them, at most the delivery timeout plus a margin.
+    /// Asks every subscription actor to stop (each finishes its attempts in flight first)
+    /// and waits for them, at most the delivery timeout plus a margin, saying what it waits for.
     fn handle(&mut self, _msg: Shutdown, _ctx: &mut Self::Context) -> Self::Result {
         let addrs: Vec<Addr<SubscriptionActor>> = self.actors.drain().map(|(_, a)| a).collect();
-        let deadline = Instant::now() + self.deps.config.delivery_timeout + Duration::from_secs(2);
+        let bound = self.deps.config.delivery_timeout + Duration::from_secs(2);
         Box::pin(async move {
+            let mut in_flight = 0;
             for a in &addrs {
+                in_flight += a.send(GetLoad).await.map_or(0, |l| l.in_flight);
                 a.do_send(Shutdown);
             }
+            tracing::info!(
+                in_flight,
+                actors = addrs.len(),
+                ?bound,
+                "waiting for attempts in flight to finish"
+            );
+            let deadline = Instant::now() + bound;
             while addrs.iter().any(Addr::connected) && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             let left = addrs.iter().filter(|a| a.connected()).count();
-            tracing::info!(
-                actors = addrs.len(),
-                still_running = left,
-                "subscription actors stopped"
-            );
+            if left == 0 {
+                tracing::info!(in_flight, "every attempt in flight finished");
+            } else {
+                tracing::warn!(
+                    actors = left,
+                    "attempts still in flight at the deadline; they are sent again at the next start"
+                );
+            }
         })
     }
 }

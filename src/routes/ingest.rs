@@ -430,6 +430,7 @@ async fn store(
             due_ms: Utc::now().timestamp_millis(),
         })
         .collect();
+    let deliveries_by_status: Vec<DeliveryStatus> = deliveries.iter().map(|d| d.status).collect();
     let item = IngestItem {
         message,
         deliveries,
@@ -437,6 +438,11 @@ async fn store(
     };
     match state.engine.ingest(item).await {
         Ok(IngestResult::Stored) => {
+            metrics::counter!("courier_ingest_messages_total").increment(1);
+            for d in &deliveries_by_status {
+                metrics::counter!("courier_ingest_deliveries_total", "status" => d.as_str())
+                    .increment(1);
+            }
             state.engine.dispatch(jobs);
             Ok(HttpResponse::Accepted().json(response))
         }

@@ -41,6 +41,7 @@ pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(deliveries::configure)
             .configure(stream::configure)
             .configure(stats::configure)
+            .configure(crate::observability::configure)
             .configure(dashboard::configure);
     }
 }

@@ -225,7 +225,9 @@ pub struct AttemptRecord {
 }
 
 /// Writes a batch of attempts and delivery updates in one transaction. `updates` must hold
-/// at most one entry per delivery (the caller keeps the latest).
+/// at most one entry per delivery (the caller keeps the latest). Idempotent: a batch whose
+/// commit succeeded but whose answer was lost (Postgres died at that moment) can be written
+/// again.
 pub async fn apply_outcomes(
     pool: &PgPool,
     attempts: &[AttemptRecord],
@@ -249,7 +251,8 @@ async fn insert_attempts(
         "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_at, request_headers, status_code, \
          response_body, duration_ms, error_class, error_message, succeeded) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[], $5::jsonb[], $6::int[], \
-         $7::text[], $8::int[], $9::text[], $10::text[], $11::bool[])",
+         $7::text[], $8::int[], $9::text[], $10::text[], $11::bool[]) \
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(a.iter().map(|x| x.id).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.delivery_id).collect::<Vec<_>>())
