@@ -4,7 +4,7 @@
 use awc::http::StatusCode;
 use serde_json::json;
 
-use crate::support::{API_KEY, TestApp, id_of};
+use crate::support::{API_KEY, TestApp, hub_signature, id_of};
 
 enum Auth {
     Key,
@@ -20,6 +20,8 @@ struct Case {
     path: &'static str,
     body: Option<String>,
     auth: Auth,
+    /// Extra request headers (signatures, `Idempotency-Key`).
+    headers: Vec<(&'static str, String)>,
     status: u16,
     code: &'static str,
 }
@@ -38,6 +40,7 @@ fn case(
         path,
         body: body.map(str::to_owned),
         auth: Auth::Key,
+        headers: Vec::new(),
         status,
         code,
     }
@@ -463,19 +466,24 @@ fn subscription_cases() -> Vec<Case> {
     cases
 }
 
-async fn run_catalogue(app: &TestApp, cases: Vec<Case>, id: &str) {
+/// Runs every case; `ids` replace placeholders such as `{id}` in paths.
+async fn run_catalogue(app: &TestApp, cases: Vec<Case>, ids: &[(&str, &str)]) {
     let before = app.snapshot().await;
     let missing = uuid::Uuid::now_v7().to_string();
     let mut failures = Vec::new();
     for c in cases {
-        let path = c.path.replace("{id}", id).replace("{missing}", &missing);
+        let mut path = c.path.replace("{missing}", &missing);
+        for (placeholder, id) in ids {
+            path = path.replace(placeholder, id);
+        }
         let key_header = format!("Bearer {API_KEY}");
-        let auth: Vec<(&str, &str)> = match c.auth {
+        let mut auth: Vec<(&str, &str)> = match c.auth {
             Auth::Key => vec![("Authorization", key_header.as_str())],
             Auth::None => vec![],
             Auth::Wrong => vec![("Authorization", "Bearer wrong-key-wrong-key")],
             Auth::Basic => vec![("Authorization", "Basic dGVzdDp0ZXN0")],
         };
+        auth.extend(c.headers.iter().map(|(k, v)| (*k, v.as_str())));
         let a = app
             .call_with(c.method, &path, c.body.as_deref().map(str::as_bytes), &auth)
             .await;
@@ -512,5 +520,637 @@ async fn every_bad_subscription_request_gets_its_4xx_and_changes_nothing() {
     let existing = app
         .create_subscription(json!({"target_url": "https://e.com/keep", "event_types": ["a.b"]}))
         .await;
-    run_catalogue(&app, subscription_cases(), &id_of(&existing)).await;
+    run_catalogue(&app, subscription_cases(), &[("{id}", &id_of(&existing))]).await;
+}
+
+/// The secret of the catalogue's signed subscription (`{signed}`).
+const SIGNED_SECRET: &str = "catalogue-secret";
+
+fn post(
+    name: &'static str,
+    path: &'static str,
+    body: &str,
+    status: u16,
+    code: &'static str,
+) -> Case {
+    case(name, "POST", path, Some(body), status, code)
+}
+
+fn get(name: &'static str, path: &'static str, status: u16, code: &'static str) -> Case {
+    case(name, "GET", path, None, status, code)
+}
+
+fn without_key(c: Case) -> Case {
+    Case {
+        auth: Auth::None,
+        ..c
+    }
+}
+
+fn with_header(c: Case, name: &'static str, value: String) -> Case {
+    let mut c = c;
+    c.headers.push((name, value));
+    c
+}
+
+/// A signed-subscription case whose signature is correct for its body.
+fn signed(
+    name: &'static str,
+    path: &'static str,
+    body: &str,
+    status: u16,
+    code: &'static str,
+) -> Case {
+    let sig = hub_signature(SIGNED_SECRET.as_bytes(), body.as_bytes());
+    with_header(
+        without_key(post(name, path, body, status, code)),
+        "X-Hub-Signature-256",
+        sig,
+    )
+}
+
+fn ingest_cases() -> Vec<Case> {
+    let huge = format!(r#"{{"x": "{}"}}"#, "x".repeat(70_000));
+    let huge_envelope = format!(r#"{{"event_type": "a.b", "payload": {huge}}}"#);
+    let long_key = "k".repeat(300);
+    let raw = "/ingest/{id}?event_type=order.created";
+    let signed_raw = "/ingest/{signed}?event_type=order.created";
+    let signed_unwanted = "/ingest/{signed}?event_type=user.deleted";
+    vec![
+        // The raw form, on a subscription without a client secret (needs the API key).
+        post(
+            "ingest truncated JSON",
+            raw,
+            r#"{"a": "#,
+            400,
+            "invalid_json",
+        ),
+        post("ingest empty body", raw, "", 400, "invalid_json"),
+        post("ingest two JSON values", raw, "{} {}", 400, "invalid_json"),
+        post(
+            "ingest missing event_type",
+            "/ingest/{id}",
+            "{}",
+            400,
+            "validation_error",
+        ),
+        post(
+            "ingest empty event_type",
+            "/ingest/{id}?event_type=",
+            "{}",
+            400,
+            "validation_error",
+        ),
+        post(
+            "ingest prefix wildcard event_type",
+            "/ingest/{id}?event_type=order.*",
+            "{}",
+            400,
+            "validation_error",
+        ),
+        post(
+            "ingest star event_type",
+            "/ingest/{id}?event_type=*",
+            "{}",
+            400,
+            "validation_error",
+        ),
+        post(
+            "ingest event_type with a space",
+            "/ingest/{id}?event_type=a%20b",
+            "{}",
+            400,
+            "validation_error",
+        ),
+        without_key(post(
+            "ingest without API key",
+            raw,
+            "{}",
+            401,
+            "unauthorized",
+        )),
+        Case {
+            auth: Auth::Wrong,
+            ..post("ingest wrong API key", raw, "{}", 401, "unauthorized")
+        },
+        post(
+            "ingest unknown subscription",
+            "/ingest/{missing}?event_type=a.b",
+            "{}",
+            404,
+            "not_found",
+        ),
+        post(
+            "ingest subscription id not a uuid",
+            "/ingest/nope?event_type=a.b",
+            "{}",
+            400,
+            "invalid_id",
+        ),
+        post(
+            "ingest body over COURIER_MAX_BODY",
+            raw,
+            &huge,
+            413,
+            "payload_too_large",
+        ),
+        with_header(
+            post(
+                "ingest Idempotency-Key of 300 chars",
+                raw,
+                "{}",
+                400,
+                "validation_error",
+            ),
+            "Idempotency-Key",
+            long_key.clone(),
+        ),
+        with_header(
+            post(
+                "ingest Idempotency-Key with a space",
+                raw,
+                "{}",
+                400,
+                "validation_error",
+            ),
+            "Idempotency-Key",
+            "a b".into(),
+        ),
+        // The envelope form.
+        post(
+            "envelope is an array",
+            "/webhooks/ingest/{id}",
+            "[]",
+            400,
+            "invalid_json",
+        ),
+        post(
+            "envelope without payload",
+            "/webhooks/ingest/{id}",
+            r#"{"event_type": "a.b"}"#,
+            400,
+            "invalid_json",
+        ),
+        post(
+            "envelope without event_type",
+            "/webhooks/ingest/{id}",
+            r#"{"payload": {}}"#,
+            400,
+            "validation_error",
+        ),
+        post(
+            "envelope event_type is a number",
+            "/webhooks/ingest/{id}",
+            r#"{"payload": {}, "event_type": 5}"#,
+            400,
+            "invalid_json",
+        ),
+        post(
+            "envelope wildcard event_type",
+            "/webhooks/ingest/{id}",
+            r#"{"payload": {}, "event_type": "order.*"}"#,
+            400,
+            "validation_error",
+        ),
+        post(
+            "envelope unknown subscription",
+            "/webhooks/ingest/{missing}",
+            r#"{"payload": {}, "event_type": "a.b"}"#,
+            404,
+            "not_found",
+        ),
+        post(
+            "envelope over COURIER_MAX_BODY",
+            "/webhooks/ingest/{id}",
+            &huge_envelope,
+            413,
+            "payload_too_large",
+        ),
+        without_key(post(
+            "envelope without API key",
+            "/webhooks/ingest/{id}",
+            r#"{"payload": {}, "event_type": "a.b"}"#,
+            401,
+            "unauthorized",
+        )),
+        // A subscription created with a secret: the signature is checked first.
+        without_key(post(
+            "signed ingest without signature",
+            signed_raw,
+            "{}",
+            401,
+            "signature_required",
+        )),
+        post(
+            "signed ingest with only the API key",
+            signed_raw,
+            "{}",
+            401,
+            "signature_required",
+        ),
+        without_key(post(
+            "signed ingest of an unwanted type, unsigned",
+            signed_unwanted,
+            "{}",
+            401,
+            "signature_required",
+        )),
+        with_header(
+            without_key(post(
+                "signed ingest wrong signature",
+                signed_raw,
+                "{}",
+                401,
+                "invalid_signature",
+            )),
+            "X-Hub-Signature-256",
+            format!("sha256={}", "0".repeat(64)),
+        ),
+        with_header(
+            without_key(post(
+                "signed ingest signature not hex",
+                signed_raw,
+                "{}",
+                401,
+                "invalid_signature",
+            )),
+            "X-Hub-Signature-256",
+            "sha256=zz".into(),
+        ),
+        with_header(
+            without_key(post(
+                "signed ingest non-ASCII signature",
+                signed_raw,
+                "{}",
+                401,
+                "invalid_signature",
+            )),
+            "X-Hub-Signature-256",
+            "sha256=\u{e9}t\u{e9}".into(),
+        ),
+        with_header(
+            without_key(post(
+                "signed ingest empty signature",
+                signed_raw,
+                "{}",
+                401,
+                "invalid_signature",
+            )),
+            "X-Hub-Signature-256",
+            String::new(),
+        ),
+        with_header(
+            without_key(post(
+                "signed ingest signature of another body",
+                signed_raw,
+                r#"{"a":1}"#,
+                401,
+                "invalid_signature",
+            )),
+            "X-Hub-Signature-256",
+            hub_signature(SIGNED_SECRET.as_bytes(), b"{}"),
+        ),
+        with_header(
+            without_key(post(
+                "signed ingest signed with the wrong secret",
+                signed_raw,
+                "{}",
+                401,
+                "invalid_signature",
+            )),
+            "X-Hub-Signature-256",
+            hub_signature(b"not-the-secret", b"{}"),
+        ),
+        signed(
+            "signed ingest, good signature, bad JSON",
+            signed_raw,
+            "{nope",
+            400,
+            "invalid_json",
+        ),
+        signed(
+            "signed ingest, good signature, wildcard type",
+            "/ingest/{signed}?event_type=order.*",
+            "{}",
+            400,
+            "validation_error",
+        ),
+        signed(
+            "signed envelope, good signature, no event_type",
+            "/webhooks/ingest/{signed}",
+            r#"{"payload": {}}"#,
+            400,
+            "validation_error",
+        ),
+        with_header(
+            without_key(post(
+                "signed envelope wrong signature",
+                "/webhooks/ingest/{signed}",
+                r#"{"payload": {"a": 1}, "event_type": "order.created"}"#,
+                401,
+                "invalid_signature",
+            )),
+            "X-Hub-Signature-256",
+            hub_signature(SIGNED_SECRET.as_bytes(), br#"{"a":2}"#),
+        ),
+        // Fan-out.
+        without_key(post(
+            "events without API key",
+            "/events",
+            r#"{"payload": {}, "event_type": "a.b"}"#,
+            401,
+            "unauthorized",
+        )),
+        Case {
+            auth: Auth::Wrong,
+            ..post(
+                "events wrong API key",
+                "/events",
+                r#"{"payload": {}, "event_type": "a.b"}"#,
+                401,
+                "unauthorized",
+            )
+        },
+        post(
+            "events truncated JSON",
+            "/events",
+            r#"{"payload": "#,
+            400,
+            "invalid_json",
+        ),
+        post(
+            "events without event_type",
+            "/events",
+            r#"{"payload": {}}"#,
+            400,
+            "validation_error",
+        ),
+        post(
+            "events without payload",
+            "/events",
+            r#"{"event_type": "a.b"}"#,
+            400,
+            "invalid_json",
+        ),
+        post(
+            "events prefix wildcard type",
+            "/events",
+            r#"{"payload": {}, "event_type": "order.*"}"#,
+            400,
+            "validation_error",
+        ),
+        post(
+            "events star type",
+            "/events",
+            r#"{"payload": {}, "event_type": "*"}"#,
+            400,
+            "validation_error",
+        ),
+        post(
+            "events over COURIER_MAX_BODY",
+            "/events",
+            &huge_envelope,
+            413,
+            "payload_too_large",
+        ),
+        with_header(
+            post(
+                "events Idempotency-Key of 300 chars",
+                "/events",
+                r#"{"payload": {}, "event_type": "a.b"}"#,
+                400,
+                "validation_error",
+            ),
+            "Idempotency-Key",
+            long_key,
+        ),
+        // Test events.
+        post(
+            "test event for unknown subscription",
+            "/subscriptions/{missing}/test",
+            "",
+            404,
+            "not_found",
+        ),
+        without_key(post(
+            "test event without API key",
+            "/subscriptions/{id}/test",
+            "",
+            401,
+            "unauthorized",
+        )),
+    ]
+}
+
+fn log_cases() -> Vec<Case> {
+    vec![
+        get(
+            "delivery id not a uuid",
+            "/deliveries/not-a-uuid",
+            400,
+            "invalid_id",
+        ),
+        get(
+            "unknown delivery",
+            "/deliveries/{missing}",
+            404,
+            "not_found",
+        ),
+        get(
+            "unknown delivery by status alias",
+            "/webhooks/status/{missing}",
+            404,
+            "not_found",
+        ),
+        get(
+            "status alias bad id",
+            "/webhooks/status/123",
+            400,
+            "invalid_id",
+        ),
+        without_key(get(
+            "delivery without API key",
+            "/deliveries/{missing}",
+            401,
+            "unauthorized",
+        )),
+        post(
+            "retry unknown delivery",
+            "/deliveries/{missing}/retry",
+            "",
+            404,
+            "not_found",
+        ),
+        post(
+            "retry bad delivery id",
+            "/deliveries/xyz/retry",
+            "",
+            400,
+            "invalid_id",
+        ),
+        without_key(post(
+            "retry without API key",
+            "/deliveries/{missing}/retry",
+            "",
+            401,
+            "unauthorized",
+        )),
+        get(
+            "log with unknown status",
+            "/subscriptions/{id}/deliveries?status=sleeping",
+            400,
+            "invalid_query",
+        ),
+        get(
+            "log with a date that is not RFC 3339",
+            "/subscriptions/{id}/deliveries?since=yesterday",
+            400,
+            "invalid_query",
+        ),
+        get(
+            "log with an impossible until",
+            "/subscriptions/{id}/deliveries?until=2026-13-01T00:00:00Z",
+            400,
+            "invalid_query",
+        ),
+        get(
+            "log with since after until",
+            "/subscriptions/{id}/deliveries?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z",
+            400,
+            "invalid_query",
+        ),
+        get(
+            "log limit zero",
+            "/subscriptions/{id}/deliveries?limit=0",
+            400,
+            "invalid_query",
+        ),
+        get(
+            "log limit too large",
+            "/subscriptions/{id}/deliveries?limit=501",
+            400,
+            "invalid_query",
+        ),
+        get(
+            "log limit not a number",
+            "/subscriptions/{id}/deliveries?limit=ten",
+            400,
+            "invalid_query",
+        ),
+        get(
+            "log bad cursor",
+            "/subscriptions/{id}/deliveries?cursor=zzz",
+            400,
+            "invalid_query",
+        ),
+        get(
+            "log of unknown subscription",
+            "/subscriptions/{missing}/deliveries",
+            404,
+            "not_found",
+        ),
+        get(
+            "log of bad subscription id",
+            "/subscriptions/nope/deliveries",
+            400,
+            "invalid_id",
+        ),
+        get(
+            "recent-deliveries alias bad status",
+            "/subscriptions/{id}/recent-deliveries?status=x",
+            400,
+            "invalid_query",
+        ),
+        without_key(get(
+            "log without API key",
+            "/subscriptions/{id}/deliveries",
+            401,
+            "unauthorized",
+        )),
+        post(
+            "recover without since",
+            "/subscriptions/{id}/recover",
+            "",
+            400,
+            "invalid_query",
+        ),
+        post(
+            "recover with a bad since",
+            "/subscriptions/{id}/recover?since=last-week",
+            "",
+            400,
+            "invalid_query",
+        ),
+        post(
+            "recover unknown subscription",
+            "/subscriptions/{missing}/recover?since=2026-01-01T00:00:00Z",
+            "",
+            404,
+            "not_found",
+        ),
+        without_key(post(
+            "recover without API key",
+            "/subscriptions/{id}/recover?since=2026-01-01T00:00:00Z",
+            "",
+            401,
+            "unauthorized",
+        )),
+        get("unknown message", "/messages/{missing}", 404, "not_found"),
+        get("message id not a uuid", "/messages/m-1", 400, "invalid_id"),
+        without_key(get(
+            "message without API key",
+            "/messages/{missing}",
+            401,
+            "unauthorized",
+        )),
+        without_key(get(
+            "stream without API key",
+            "/stream",
+            401,
+            "unauthorized",
+        )),
+        without_key(get(
+            "stream with a wrong api_key",
+            "/stream?api_key=wrong-key-wrong-key",
+            401,
+            "unauthorized",
+        )),
+        Case {
+            auth: Auth::Wrong,
+            ..get("stream with a wrong bearer", "/stream", 401, "unauthorized")
+        },
+        without_key(get(
+            "overview without API key",
+            "/stats/overview",
+            401,
+            "unauthorized",
+        )),
+    ]
+}
+
+#[actix_web::test]
+async fn every_bad_ingest_request_gets_its_4xx_and_stores_nothing() {
+    let app = TestApp::spawn_with(&[("COURIER_MAX_BODY", "64KiB")]).await;
+    let open = app
+        .create_subscription(json!({"target_url": "https://e.com/open"}))
+        .await;
+    let signed = app
+        .create_subscription(json!({"target_url": "https://e.com/signed",
+            "secret": SIGNED_SECRET, "event_types": ["order.created"]}))
+        .await;
+    run_catalogue(
+        &app,
+        ingest_cases(),
+        &[("{id}", &id_of(&open)), ("{signed}", &id_of(&signed))],
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn every_bad_log_or_operations_request_gets_its_4xx_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let existing = app
+        .create_subscription(json!({"target_url": "https://e.com/keep"}))
+        .await;
+    run_catalogue(&app, log_cases(), &[("{id}", &id_of(&existing))]).await;
 }

@@ -2,7 +2,11 @@
 //! Postgres database and Redis key prefix, and talks to it over real HTTP.
 
 mod bad_inputs;
+mod delivery;
 mod docs_and_health;
+mod ingest;
+mod operations;
+mod receiver;
 mod startup;
 mod subscriptions;
 mod support;

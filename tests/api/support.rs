@@ -34,6 +34,9 @@ pub struct TestApp {
     pub client: awc::Client,
     /// The running engine, to step background work (flush, sweep, retention).
     pub engine: Engine,
+    /// The settings it was built from, so `start_again` can build it again.
+    vars: HashMap<String, String>,
+    server: actix_web::dev::ServerHandle,
 }
 
 /// An answer: status, headers we look at, and the body parsed as JSON (`Null` when empty).
@@ -84,13 +87,7 @@ impl TestApp {
         for (k, v) in extra {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
-        let settings = Settings::from_map(&vars).expect("test settings are valid");
-        let app = Application::build(settings)
-            .await
-            .expect("application builds");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let engine = app.engine();
-        actix_web::rt::spawn(app.run_until_stopped());
+        let (base, engine, server) = Self::start(&vars).await;
         let db = PgPool::connect(&format!("{}/{db_name}", db_server()))
             .await
             .expect("test db connects");
@@ -103,7 +100,37 @@ impl TestApp {
             redis_prefix,
             client,
             engine,
+            vars,
+            server,
         }
+    }
+
+    async fn start(
+        vars: &HashMap<String, String>,
+    ) -> (String, Engine, actix_web::dev::ServerHandle) {
+        let settings = Settings::from_map(vars).expect("test settings are valid");
+        let app = Application::build(settings)
+            .await
+            .expect("application builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let engine = app.engine();
+        let server = app.handle();
+        actix_web::rt::spawn(app.run_until_stopped());
+        (base, engine, server)
+    }
+
+    /// Stops the server and its engine (gracefully: attempts in flight finish and are written).
+    pub async fn stop(&mut self) {
+        self.server.stop(true).await;
+        self.engine.shutdown().await;
+    }
+
+    /// Starts a new server on the same database and Redis prefix, as a restarted process would.
+    pub async fn start_again(&mut self) {
+        let (base, engine, server) = Self::start(&self.vars).await;
+        self.base = base;
+        self.engine = engine;
+        self.server = server;
     }
 
     pub fn engine(&self) -> Engine {
