@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use actix_web::{HttpResponse, web};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::routes::RouteExt;
 use crate::state::AppState;
 
 const BUCKETS: &[f64] = &[
@@ -39,7 +40,7 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(render));
+    cfg.at("/metrics", web::get().to(render));
 }
 
 /// Prometheus text format.

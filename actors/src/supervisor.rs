@@ -267,14 +267,15 @@ impl Handler<GetLoad> for Supervisor {
 }
 
 impl Handler<Shutdown> for Supervisor {
-    type Result = ResponseFuture<()>;
+    type Result = ResponseActFuture<Self, ()>;
 
-    /// Asks every subscription actor to stop (each finishes its attempts in flight first)
-    /// and waits for them, at most the delivery timeout plus a margin, saying what it waits for.
+    /// Asks every subscription actor to stop (each finishes its attempts in flight first),
+    /// waits for them — at most the delivery timeout plus a margin, saying what it waits
+    /// for — and then stops itself (no more sweeps or heartbeats).
     fn handle(&mut self, _msg: Shutdown, _ctx: &mut Self::Context) -> Self::Result {
         let addrs: Vec<Addr<SubscriptionActor>> = self.actors.drain().map(|(_, a)| a).collect();
         let bound = self.deps.config.delivery_timeout + Duration::from_secs(2);
-        Box::pin(async move {
+        let wait = async move {
             let mut in_flight = 0;
             for a in &addrs {
                 in_flight += a.send(GetLoad).await.map_or(0, |l| l.in_flight);
@@ -299,6 +300,7 @@ impl Handler<Shutdown> for Supervisor {
                     "attempts still in flight at the deadline; they are sent again at the next start"
                 );
             }
-        })
+        };
+        Box::pin(wait.into_actor(self).map(|(), _act, ctx| ctx.stop()))
     }
 }

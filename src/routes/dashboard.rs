@@ -9,13 +9,14 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
+use crate::routes::RouteExt;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
-        .route("/ui", web::get().to(index))
-        .route("/ui/{tail:.*}", web::get().to(index))
-        .route("/assets/{file:.*}", web::get().to(asset));
+    cfg.at("/", web::get().to(index))
+        .at("/ui", web::get().to(index))
+        .at("/ui/{tail:.*}", web::get().to(index))
+        .at("/assets/{file:.*}", web::get().to(asset));
 }
 
 fn content_type(path: &Path) -> &'static str {

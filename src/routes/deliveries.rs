@@ -15,23 +15,23 @@ use uuid::Uuid;
 use crate::auth::ApiKey;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::views::{DeliveryView, MessageView, delivery_views, message_payload};
-use crate::routes::{Page, page_response};
+use crate::routes::{Page, RouteExt, page_response};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/deliveries/{id}", web::get().to(get_delivery))
-        .route("/webhooks/status/{id}", web::get().to(get_delivery))
-        .route("/deliveries/{id}/retry", web::post().to(retry_delivery))
-        .route(
+    cfg.at("/deliveries/{id}", web::get().to(get_delivery))
+        .at("/webhooks/status/{id}", web::get().to(get_delivery))
+        .at("/deliveries/{id}/retry", web::post().to(retry_delivery))
+        .at(
             "/subscriptions/{id}/deliveries",
             web::get().to(list_deliveries),
         )
-        .route(
+        .at(
             "/subscriptions/{id}/recent-deliveries",
             web::get().to(list_deliveries),
         )
-        .route("/subscriptions/{id}/recover", web::post().to(recover))
-        .route("/messages/{id}", web::get().to(get_message));
+        .at("/subscriptions/{id}/recover", web::post().to(recover))
+        .at("/messages/{id}", web::get().to(get_message));
 }
 
 async fn one_delivery(state: &AppState, id: Uuid) -> ApiResult<DeliveryView> {

@@ -7,6 +7,7 @@ use utoipa::OpenApi;
 use utoipa_redoc::Redoc;
 
 use crate::openapi::ApiDoc;
+use crate::routes::RouteExt;
 
 const REDOC_JS: &[u8] = include_bytes!("../assets/redoc.standalone.js");
 const SWAGGER_JS: &[u8] = include_bytes!("../assets/swagger-ui-bundle.js");
@@ -33,18 +34,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let redoc_page = Redoc::new(ApiDoc::openapi())
         .custom_html(REDOC_HTML)
         .to_html();
-    cfg.route("/openapi.json", web::get().to(openapi_json))
-        .route("/redoc", web::get().to(move || html(redoc_page.clone())))
-        .route(
+    cfg.at("/openapi.json", web::get().to(openapi_json))
+        .at("/redoc", web::get().to(move || html(redoc_page.clone())))
+        .at(
             "/redoc/redoc.standalone.js",
             web::get().to(|| asset(REDOC_JS, "text/javascript")),
         )
-        .route("/docs", web::get().to(|| html(SWAGGER_HTML.to_owned())))
-        .route(
+        .at("/docs", web::get().to(|| html(SWAGGER_HTML.to_owned())))
+        .at(
             "/docs/swagger-ui-bundle.js",
             web::get().to(|| asset(SWAGGER_JS, "text/javascript")),
         )
-        .route(
+        .at(
             "/docs/swagger-ui.css",
             web::get().to(|| asset(SWAGGER_CSS, "text/css")),
         );

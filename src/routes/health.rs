@@ -7,11 +7,12 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::routes::RouteExt;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready));
+    cfg.at("/health", web::get().to(health))
+        .at("/ready", web::get().to(ready));
 }
 
 #[derive(Debug, Serialize, ToSchema)]

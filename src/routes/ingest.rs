@@ -29,13 +29,14 @@ use uuid::Uuid;
 
 use crate::auth::{ApiKey, has_api_key};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::RouteExt;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ingest/{id}", web::post().to(ingest_raw))
-        .route("/webhooks/ingest/{id}", web::post().to(ingest_envelope))
-        .route("/events", web::post().to(ingest_fanout))
-        .route("/subscriptions/{id}/test", web::post().to(send_test_event));
+    cfg.at("/ingest/{id}", web::post().to(ingest_raw))
+        .at("/webhooks/ingest/{id}", web::post().to(ingest_envelope))
+        .at("/events", web::post().to(ingest_fanout))
+        .at("/subscriptions/{id}/test", web::post().to(send_test_event));
 }
 
 /// The answer to an accepted ingest.

@@ -66,6 +66,26 @@ pub fn json_error(e: JsonPayloadError, limit: usize) -> ApiError {
     }
 }
 
+/// Registers a route on a resource of its own whose other methods answer a JSON 405 (by
+/// default actix would hand them to the app's 404).
+pub trait RouteExt {
+    fn at(&mut self, path: &str, route: actix_web::Route) -> &mut Self;
+}
+
+impl RouteExt for web::ServiceConfig {
+    fn at(&mut self, path: &str, route: actix_web::Route) -> &mut Self {
+        self.service(
+            web::resource(path)
+                .route(route)
+                .default_service(web::to(method_not_allowed)),
+        )
+    }
+}
+
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
 /// The answer for paths that match no route.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("route"))

@@ -10,10 +10,11 @@ use uuid::Uuid;
 
 use crate::auth::ApiKey;
 use crate::error::{ApiResult, ErrorBody};
+use crate::routes::RouteExt;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stats/overview", web::get().to(overview));
+    cfg.at("/stats/overview", web::get().to(overview));
 }
 
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]

@@ -17,11 +17,12 @@ use uuid::Uuid;
 
 use crate::auth::has_api_key;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::routes::RouteExt;
 use crate::routes::views::AttemptView;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stream", web::get().to(stream_attempts));
+    cfg.at("/stream", web::get().to(stream_attempts));
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

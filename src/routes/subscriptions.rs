@@ -16,31 +16,33 @@ use uuid::Uuid;
 
 use crate::auth::ApiKey;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::{Page, page_response};
+use crate::routes::{Page, RouteExt, method_not_allowed, page_response};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/subscriptions")
             .route(web::post().to(create_subscription))
-            .route(web::get().to(list_subscriptions)),
+            .route(web::get().to(list_subscriptions))
+            .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/subscriptions/{id}")
             .route(web::get().to(get_subscription))
             .route(web::put().to(replace_subscription))
             .route(web::patch().to(patch_subscription))
-            .route(web::delete().to(delete_subscription)),
+            .route(web::delete().to(delete_subscription))
+            .default_service(web::to(method_not_allowed)),
     )
-    .route(
+    .at(
         "/subscriptions/{id}/pause",
         web::post().to(pause_subscription),
     )
-    .route(
+    .at(
         "/subscriptions/{id}/resume",
         web::post().to(resume_subscription),
     )
-    .route(
+    .at(
         "/subscriptions/{id}/rotate-secret",
         web::post().to(rotate_secret),
     );
