@@ -68,3 +68,64 @@ async fn redoc_and_swagger_pages_are_served_with_their_own_scripts() {
         StatusCode::OK
     );
 }
+
+#[actix_web::test]
+async fn metrics_are_scraped_in_prometheus_format_with_every_series() {
+    let app = TestApp::spawn().await;
+    let rx = crate::receiver::Receiver::start().await;
+    let sub = app
+        .create_subscription(json!({"target_url": rx.url("/hook")}))
+        .await;
+    let id = sub["id"].as_str().expect("id").to_owned();
+    for i in 0..3 {
+        let a = app
+            .ingest(&id, "metrics.test", format!("{{\"n\": {i}}}").as_bytes())
+            .await;
+        assert_eq!(a.status, StatusCode::ACCEPTED);
+    }
+    rx.wait_for(3, std::time::Duration::from_secs(10)).await;
+    app.engine().flush().await;
+    let m = app.call_with("GET", "/metrics", None, &[]).await;
+    assert_eq!(m.status, StatusCode::OK, "/metrics needs no key");
+    assert!(
+        m.header("content-type")
+            .is_some_and(|c| c.starts_with("text/plain"))
+    );
+    let text = String::from_utf8_lossy(&m.raw).into_owned();
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert!(value("courier_ingest_messages_total") >= 3.0, "{text}");
+    assert!(
+        value("courier_attempts_total{outcome=\"success\"}") >= 3.0,
+        "{text}"
+    );
+    assert!(
+        value("courier_delivery_latency_seconds_count") >= 3.0,
+        "{text}"
+    );
+    assert!(
+        text.contains("courier_delivery_latency_seconds_bucket{le="),
+        "latency is a histogram"
+    );
+    for gauge in [
+        "courier_queue_depth",
+        "courier_pending_retries",
+        "courier_in_flight",
+        "courier_actors_alive",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(gauge)),
+            "{gauge} missing:\n{text}"
+        );
+    }
+    assert_eq!(
+        value("courier_subscriptions{status=\"active\"}"),
+        1.0,
+        "{text}"
+    );
+    assert!(value("courier_http_requests_total") >= 4.0, "{text}");
+}
