@@ -335,6 +335,17 @@ string_enum!(
     }
 );
 
+/// The smallest UUIDv7 of the millisecond `t`: every id made at or after `t` is at least
+/// this, so time bounds become primary-key bounds.
+pub fn uuid_floor(t: chrono::DateTime<chrono::Utc>) -> uuid::Uuid {
+    let ms = u64::try_from(t.timestamp_millis()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    bytes[6] = 0x70;
+    bytes[8] = 0x80;
+    uuid::Uuid::from_bytes(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +413,16 @@ mod tests {
         ] {
             assert!(TargetUrl::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn uuid_floor_orders_with_v7_ids() {
+        let before = chrono::Utc::now();
+        let id = uuid::Uuid::now_v7();
+        let after = before + chrono::Duration::milliseconds(2);
+        assert!(uuid_floor(before) <= id);
+        assert!(uuid_floor(after) > id);
+        assert_eq!(uuid_floor(before).get_version_num(), 7);
     }
 
     #[test]

@@ -56,34 +56,78 @@ impl RetentionActor {
     }
 }
 
-const STATEMENTS: [&str; 5] = [
-    "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE attempted_at < $1 LIMIT $2)",
-    "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries \
-     WHERE status IN ('succeeded', 'failed', 'filtered') AND updated_at < $1 LIMIT $2)",
-    "DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m WHERE m.created_at < $1 \
+/// Each statement deletes at most `$2` rows older than `$1` (a UUIDv7 floor for the hot
+/// tables, whose ids are time-ordered, or a time), children before parents. Finished
+/// deliveries go with their attempts in `delete_deliveries`.
+const STATEMENTS: [&str; 4] = [
+    "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE id < $1::uuid LIMIT $2)",
+    "DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m WHERE m.id < $1::uuid \
      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id) LIMIT $2)",
     "DELETE FROM idempotency_keys WHERE (scope, key) IN \
-     (SELECT scope, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)",
-    "DELETE FROM subscriptions WHERE id IN (SELECT s.id FROM subscriptions s WHERE s.deleted_at < $1 \
+     (SELECT scope, key FROM idempotency_keys WHERE created_at < $1::timestamptz LIMIT $2)",
+    "DELETE FROM subscriptions WHERE id IN (SELECT s.id FROM subscriptions s WHERE s.deleted_at < $1::timestamptz \
      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id) LIMIT $2)",
 ];
+
+/// A cutoff: an id floor for the time-ordered tables, a time for the others.
+#[derive(Clone, Copy)]
+enum Cutoff {
+    Id(uuid::Uuid),
+    Time(chrono::DateTime<Utc>),
+}
 
 async fn delete_in_batches(
     db: &PgPool,
     sql: &'static str,
-    cutoff: chrono::DateTime<Utc>,
+    cutoff: Cutoff,
     batch: i64,
 ) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
-        let n = sqlx::query(sql)
-            .bind(cutoff)
-            .bind(batch)
-            .execute(db)
-            .await?
-            .rows_affected();
+        let q = sqlx::query(sql);
+        let q = match cutoff {
+            Cutoff::Id(id) => q.bind(id),
+            Cutoff::Time(t) => q.bind(t),
+        };
+        let n = q.bind(batch).execute(db).await?.rows_affected();
         total += n;
         if n < u64::try_from(batch).unwrap_or(0) {
+            return Ok(total);
+        }
+    }
+}
+
+/// Deletes finished deliveries in batches and counts them (the statement's own count is of
+/// the attempts it took with them).
+async fn delete_deliveries(
+    db: &PgPool,
+    cutoff: uuid::Uuid,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT id FROM deliveries WHERE id < $1 AND status IN ('succeeded', 'failed', 'filtered') LIMIT $2",
+        )
+        .bind(cutoff)
+        .bind(batch)
+        .fetch_all(db)
+        .await?;
+        if ids.is_empty() {
+            return Ok(total);
+        }
+        let mut tx = db.begin().await?;
+        sqlx::query("DELETE FROM attempts WHERE delivery_id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        total += sqlx::query("DELETE FROM deliveries WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        if ids.len() < usize::try_from(batch).unwrap_or(0) {
             return Ok(total);
         }
     }
@@ -93,24 +137,15 @@ async fn run(db: PgPool, policy: RetentionPolicy) -> Result<RetentionReport, sql
     let now = Utc::now();
     let logs = now - chrono::Duration::from_std(policy.retention).unwrap_or_default();
     let keys = now - chrono::Duration::from_std(policy.idempotency_ttl).unwrap_or_default();
-    let cutoffs = [logs, logs, logs, keys, logs];
-    let mut counts = [0u64; 5];
-    for (i, sql) in STATEMENTS.iter().enumerate() {
-        counts[i] = delete_in_batches(&db, sql, cutoffs[i], policy.batch).await?;
-    }
-    let [
-        attempts,
-        deliveries,
-        messages,
-        idempotency_keys,
-        subscriptions,
-    ] = counts;
+    let floor = crate::domain::uuid_floor(logs);
     Ok(RetentionReport {
-        attempts,
-        deliveries,
-        messages,
-        idempotency_keys,
-        subscriptions,
+        attempts: delete_in_batches(&db, STATEMENTS[0], Cutoff::Id(floor), policy.batch).await?,
+        deliveries: delete_deliveries(&db, floor, policy.batch).await?,
+        messages: delete_in_batches(&db, STATEMENTS[1], Cutoff::Id(floor), policy.batch).await?,
+        idempotency_keys: delete_in_batches(&db, STATEMENTS[2], Cutoff::Time(keys), policy.batch)
+            .await?,
+        subscriptions: delete_in_batches(&db, STATEMENTS[3], Cutoff::Time(logs), policy.batch)
+            .await?,
     })
 }
 

@@ -47,7 +47,7 @@ pub struct Overview {
     pub per_minute: Vec<MinuteStats>,
     /// Deliveries waiting for a retry.
     pub pending_retries: i64,
-    /// Deliveries due now or held by a paused or disabled subscription.
+    /// Deliveries waiting for their first attempt, or held by a paused or disabled subscription.
     pub queued: i64,
     pub subscriptions: StatusCounts,
     /// Disabled subscriptions, and those whose last hour has failed attempts.
@@ -59,18 +59,22 @@ pub struct Overview {
     responses((status = 200, body = Overview), (status = 401, body = ErrorBody)))]
 pub async fn overview(_key: ApiKey, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let db = &state.db;
+    // Attempt ids are time-ordered: "the last hour" is a primary-key range.
+    let hour_ago = courier_actors::domain::uuid_floor(Utc::now() - chrono::Duration::minutes(61));
     let per_minute: Vec<MinuteStats> = sqlx::query_as(
         "SELECT m.minute, count(a.id) FILTER (WHERE a.succeeded) AS succeeded, \
          count(a.id) FILTER (WHERE NOT a.succeeded) AS failed \
          FROM generate_series(date_trunc('minute', now()) - interval '59 minutes', date_trunc('minute', now()), interval '1 minute') AS m(minute) \
-         LEFT JOIN attempts a ON a.attempted_at >= m.minute AND a.attempted_at < m.minute + interval '1 minute' \
+         LEFT JOIN (SELECT attempted_at, succeeded, id FROM attempts WHERE id >= $1) a \
+           ON a.attempted_at >= m.minute AND a.attempted_at < m.minute + interval '1 minute' \
          GROUP BY m.minute ORDER BY m.minute",
     )
+    .bind(hour_ago)
     .fetch_all(db)
     .await?;
     let (pending_retries, queued): (i64, i64) = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE status = 'retrying'), count(*) FILTER (WHERE status IN ('pending', 'paused')) \
-         FROM deliveries WHERE status IN ('retrying', 'pending', 'paused')",
+         FROM deliveries WHERE status IN ('pending', 'delivering', 'retrying', 'paused')",
     )
     .fetch_one(db)
     .await?;
@@ -90,10 +94,11 @@ pub async fn overview(_key: ApiKey, state: web::Data<AppState>) -> ApiResult<Htt
     let failing_subscriptions: Vec<FailingSubscription> = sqlx::query_as(
         "SELECT s.id, s.target_url, s.status, s.disabled_reason, s.failing_since, \
          (SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id \
-          WHERE d.subscription_id = s.id AND NOT a.succeeded AND a.attempted_at > now() - interval '1 hour') AS failed_last_hour \
+          WHERE d.subscription_id = s.id AND NOT a.succeeded AND a.id >= $1) AS failed_last_hour \
          FROM subscriptions s WHERE s.deleted_at IS NULL AND (s.status = 'disabled' OR s.failing_since IS NOT NULL) \
          ORDER BY s.status = 'disabled' DESC, s.failing_since NULLS LAST LIMIT 50",
     )
+    .bind(hour_ago)
     .fetch_all(db)
     .await?;
     Ok(HttpResponse::Ok().json(Overview {

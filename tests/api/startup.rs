@@ -40,7 +40,11 @@ fn a_malformed_database_url_exits_non_zero_naming_it() {
 
 #[test]
 fn an_unreachable_redis_exits_non_zero_naming_redis_url() {
-    let db = format!("{}/courier_test_startup", crate::support::db_server());
+    let db = format!(
+        "{}/courier_test_{}",
+        crate::support::db_server(),
+        uuid::Uuid::new_v4().simple()
+    );
     let (code, stderr) = run_courier(&[
         ("DATABASE_URL", &db),
         ("REDIS_URL", "redis://127.0.0.1:1"),

@@ -95,14 +95,14 @@ pub async fn list_for_subscription(
         delivery_columns!(),
         " FROM deliveries d WHERE d.subscription_id = $1 \
          AND ($2::text IS NULL OR d.status = $2) AND ($3::text IS NULL OR d.event_type = $3) \
-         AND ($4::timestamptz IS NULL OR d.created_at >= $4) AND ($5::timestamptz IS NULL OR d.created_at < $5) \
+         AND ($4::uuid IS NULL OR d.id >= $4) AND ($5::uuid IS NULL OR d.id < $5) \
          AND ($6::uuid IS NULL OR d.id < $6) ORDER BY d.id DESC LIMIT $7"
     ))
     .bind(subscription_id)
     .bind(filter.status.map(DeliveryStatus::as_str))
     .bind(&filter.event_type)
-    .bind(filter.since)
-    .bind(filter.until)
+    .bind(filter.since.map(crate::domain::uuid_floor))
+    .bind(filter.until.map(crate::domain::uuid_floor))
     .bind(before)
     .bind(limit)
     .fetch_all(pool)
@@ -234,6 +234,11 @@ pub async fn apply_outcomes(
     updates: &[StatusUpdate],
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // An outcome lost to a Postgres crash only means the delivery is sent again (at least
+    // once), so these commits need not wait for the disk; ingest commits always do.
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
     if !attempts.is_empty() {
         insert_attempts(&mut tx, attempts).await?;
     }
@@ -250,15 +255,16 @@ async fn insert_attempts(
     sqlx::query(
         "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_at, request_headers, status_code, \
          response_body, duration_ms, error_class, error_message, succeeded) \
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[], $5::jsonb[], $6::int[], \
-         $7::text[], $8::int[], $9::text[], $10::text[], $11::bool[]) \
+         SELECT id, did, n, at, h::json, sc, rb, ms, ec, em, ok \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[], $5::text[], $6::int[], \
+         $7::text[], $8::int[], $9::text[], $10::text[], $11::bool[]) AS t(id, did, n, at, h, sc, rb, ms, ec, em, ok) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(a.iter().map(|x| x.id).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.delivery_id).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.attempt_number).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.attempted_at).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.request_headers.clone()).collect::<Vec<_>>())
+    .bind(a.iter().map(|x| x.request_headers.to_string()).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.status_code).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.response_body.clone()).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.duration_ms).collect::<Vec<_>>())

@@ -67,8 +67,7 @@ pub async fn insert_batch(
         .filter(|(_, w)| **w)
         .map(|(i, _)| i)
         .collect();
-    insert_messages(&mut tx, &stored).await?;
-    insert_deliveries(&mut tx, &stored).await?;
+    insert_messages_and_deliveries(&mut tx, &stored).await?;
     tx.commit().await?;
     let mut results = Vec::with_capacity(items.len());
     for (item, won) in items.iter().zip(won) {
@@ -126,7 +125,8 @@ async fn claim_idempotency_keys(
         .collect())
 }
 
-async fn insert_messages(
+/// Messages and their deliveries in one statement (one round trip).
+async fn insert_messages_and_deliveries(
     tx: &mut Transaction<'_, Postgres>,
     items: &[&IngestItem],
 ) -> Result<(), sqlx::Error> {
@@ -137,45 +137,31 @@ async fn insert_messages(
     let types: Vec<&str> = items.iter().map(|i| &*i.message.event_type).collect();
     let payloads: Vec<&str> = items.iter().map(|i| &*i.message.payload).collect();
     let subs: Vec<Option<Uuid>> = items.iter().map(|i| i.message.subscription_id).collect();
+    let rows: Vec<(&IngestItem, &NewDelivery)> = items
+        .iter()
+        .flat_map(|i| i.deliveries.iter().map(move |d| (*i, d)))
+        .collect();
+    let d_ids: Vec<Uuid> = rows.iter().map(|(_, d)| d.id).collect();
+    let d_messages: Vec<Uuid> = rows.iter().map(|(i, _)| i.message.id).collect();
+    let d_subs: Vec<Uuid> = rows.iter().map(|(_, d)| d.subscription_id).collect();
+    let d_types: Vec<&str> = rows.iter().map(|(i, _)| &*i.message.event_type).collect();
+    let d_statuses: Vec<&str> = rows.iter().map(|(_, d)| d.status.as_str()).collect();
     sqlx::query(
-        "INSERT INTO messages (id, event_type, payload, subscription_id) \
-         SELECT id, et, p::json, sid FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[]) AS t(id, et, p, sid)",
+        "WITH m AS (INSERT INTO messages (id, event_type, payload, subscription_id) \
+           SELECT id, et, p::json, sid FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[]) AS t(id, et, p, sid)) \
+         INSERT INTO deliveries (id, message_id, subscription_id, event_type, status, next_attempt_at) \
+         SELECT id, mid, sid, et, st, CASE WHEN st = 'pending' THEN now() END \
+         FROM UNNEST($5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::text[]) AS t(id, mid, sid, et, st)",
     )
     .bind(&ids)
     .bind(&types)
     .bind(&payloads)
     .bind(&subs)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn insert_deliveries(
-    tx: &mut Transaction<'_, Postgres>,
-    items: &[&IngestItem],
-) -> Result<(), sqlx::Error> {
-    let rows: Vec<(&IngestItem, &NewDelivery)> = items
-        .iter()
-        .flat_map(|i| i.deliveries.iter().map(move |d| (*i, d)))
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = rows.iter().map(|(_, d)| d.id).collect();
-    let messages: Vec<Uuid> = rows.iter().map(|(i, _)| i.message.id).collect();
-    let subs: Vec<Uuid> = rows.iter().map(|(_, d)| d.subscription_id).collect();
-    let types: Vec<&str> = rows.iter().map(|(i, _)| &*i.message.event_type).collect();
-    let statuses: Vec<&str> = rows.iter().map(|(_, d)| d.status.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO deliveries (id, message_id, subscription_id, event_type, status, next_attempt_at) \
-         SELECT id, mid, sid, et, st, CASE WHEN st = 'pending' THEN now() END \
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS t(id, mid, sid, et, st)",
-    )
-    .bind(&ids)
-    .bind(&messages)
-    .bind(&subs)
-    .bind(&types)
-    .bind(&statuses)
+    .bind(&d_ids)
+    .bind(&d_messages)
+    .bind(&d_subs)
+    .bind(&d_types)
+    .bind(&d_statuses)
     .execute(&mut **tx)
     .await?;
     Ok(())
