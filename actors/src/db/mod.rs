@@ -4,6 +4,7 @@
 
 pub mod deliveries;
 pub mod messages;
+pub mod nodelay;
 pub mod subscriptions;
 
 use std::str::FromStr;
@@ -31,9 +32,16 @@ pub enum ConnectError {
 pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<PgPool, ConnectError> {
     let options = PgConnectOptions::from_str(url).map_err(ConnectError::BadUrl)?;
     create_database_if_missing(&options).await?;
+    let port = options.get_port();
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |_conn, _meta| {
+            Box::pin(async move {
+                nodelay::apply(port);
+                Ok(())
+            })
+        })
         .connect_with(options)
         .await
         .map_err(ConnectError::Unreachable)?;
