@@ -6,6 +6,8 @@
 #
 # Scenarios:
 #   ingest-max   loadgen closed loop (CONNECTIONS=64, DURATION=15s) on POST /ingest/{id}
+#   ingest-only  the same with the subscriptions paused: durable ingest alone (nothing is
+#                delivered; each 202 is still a committed message and delivery)
 #   e2e-1k       loadgen open loop at RATE=1000 msg/s for DURATION=30s: end-to-end latency
 #   sustained    loadgen open loop at RATE=5000 msg/s for DURATION=60s: ingest + delivery
 #   burst        k6 ingest-burst.js (quiet 200/s, bursts to 5000/s)
@@ -36,7 +38,7 @@ usage() {
 [ $# -eq 1 ] || usage
 SCENARIO="$1"
 case "$SCENARIO" in
-  ingest-max | e2e-1k | sustained | burst | fanout | slow | soak) ;;
+  ingest-max | ingest-only | e2e-1k | sustained | burst | fanout | slow | soak) ;;
   -h | --help) usage 0 ;;
   *) echo "unknown scenario: $SCENARIO" >&2; usage ;;
 esac
@@ -59,7 +61,7 @@ PIN="${PIN:-0}"
 
 # Per-scenario defaults (overridable).
 case "$SCENARIO" in
-  ingest-max) DURATION="${DURATION:-15s}"; CONNECTIONS="${CONNECTIONS:-64}" ;;
+  ingest-max | ingest-only) DURATION="${DURATION:-15s}"; CONNECTIONS="${CONNECTIONS:-64}" ;;
   e2e-1k) DURATION="${DURATION:-30s}"; RATE="${RATE:-1000}"; CONNECTIONS="${CONNECTIONS:-512}"; SUBS="${SUBS_E2E:-1}" ;;
   sustained) DURATION="${DURATION:-60s}"; RATE="${RATE:-5000}"; CONNECTIONS="${CONNECTIONS:-1024}" ;;
   fanout) DURATION="${DURATION:-60s}"; RATE="${RATE:-500}" ;;
@@ -248,7 +250,7 @@ run_gen() {
   csv="$(IFS=,; echo "${ids[*]}")"
   local -a k6env=(-e "COURIER_URL=$base" -e "COURIER_API_KEY=$API_KEY")
   case "$SCENARIO" in
-    ingest-max)
+    ingest-max | ingest-only)
       loadgen_json "$label" "${urls[@]}" "${hdr[@]}" --mode closed --connections "$CONNECTIONS" \
         --duration "$DURATION" --warmup 2s ;;
     e2e-1k | sustained)
@@ -350,6 +352,11 @@ else
     FAST_IDS="$(IFS=,; echo "${IDS[*]}")"
     SINKS+=("http://127.0.0.1:$SLOW_PORT" "http://127.0.0.1:$FAIL_PORT")
   fi
+  if [ "$SCENARIO" = ingest-only ]; then
+    for id in "${IDS[@]}"; do
+      curl -fsS --max-time 10 -X POST "$COURIER_URL/subscriptions/$id/pause" -H "Authorization: Bearer $API_KEY" >/dev/null
+    done
+  fi
   printf '%s\n' "${IDS[@]}" >"$OUT/subscriptions.txt"
   log "created ${#IDS[@]} subscription(s) → $SINK_URL"
 
@@ -361,6 +368,7 @@ else
   # Each accepted POST /events fans out to every subscription (all match bench.*).
   events="$(json_get "$OUT/courier-gen.json" accepted_events)"
   expected=$((accepted + ${events:-0} * (${#IDS[@]} - 1)))
+  [ "$SCENARIO" = ingest-only ] && expected=0  # paused: held, not delivered
   # slow: a few messages to the failing receiver fail every attempt, so the count may stop
   # short of `expected`; DRAIN_IDLE (40 s there) outlasts the longest gap between retries.
   log "waiting for $expected deliveries to drain"

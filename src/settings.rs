@@ -83,6 +83,9 @@ pub struct Settings {
     /// `COURIER_NODE_TTL`: a node whose heartbeat is older than this loses its subscriptions
     /// to the other nodes.
     pub node_ttl: Duration,
+    /// `COURIER_MAX_ATTEMPTS_IN_FLIGHT`: attempts in flight at once on this node, all
+    /// subscriptions together (bounds memory when many subscriptions have work at once).
+    pub max_attempts_in_flight: usize,
     /// `COURIER_DASHBOARD_DIR`: the built dashboard served at `/` (skipped when missing).
     pub dashboard_dir: PathBuf,
     /// `COURIER_LOG_FORMAT`: `pretty` (default) or `json`.
@@ -188,6 +191,12 @@ impl Settings {
             idempotency_ttl: dur("COURIER_IDEMPOTENCY_TTL", "24h")?,
             sweep_interval: dur("COURIER_SWEEP_INTERVAL", "5s")?,
             node_ttl: dur("COURIER_NODE_TTL", "30s")?,
+            max_attempts_in_flight: parse_number(
+                get("COURIER_MAX_ATTEMPTS_IN_FLIGHT"),
+                "COURIER_MAX_ATTEMPTS_IN_FLIGHT",
+                1024,
+                1..=100_000,
+            )?,
             dashboard_dir: PathBuf::from(get("COURIER_DASHBOARD_DIR").unwrap_or("frontend/dist")),
             log_format: parse_log_format(get("COURIER_LOG_FORMAT"))?,
             workers: parse_number(
@@ -352,6 +361,7 @@ impl Settings {
             },
             sweep_interval: self.sweep_interval,
             heartbeat_ttl: self.node_ttl,
+            max_attempts_in_flight: self.max_attempts_in_flight,
         }
     }
 }

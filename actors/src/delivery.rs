@@ -59,13 +59,20 @@ pub enum AttemptOutcome {
 pub struct DeliveryActor {
     spec: Option<AttemptSpec>,
     reply_to: Recipient<AttemptDone>,
+    /// One of the node's attempt permits, given back when this actor is dropped.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl DeliveryActor {
-    pub fn new(spec: AttemptSpec, reply_to: Recipient<AttemptDone>) -> Self {
+    pub fn new(
+        spec: AttemptSpec,
+        reply_to: Recipient<AttemptDone>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Self {
         Self {
             spec: Some(spec),
             reply_to,
+            _permit: permit,
         }
     }
 }

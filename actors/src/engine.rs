@@ -42,6 +42,8 @@ pub struct EngineConfig {
     pub retention: RetentionPolicy,
     pub sweep_interval: Duration,
     pub heartbeat_ttl: Duration,
+    /// Attempts in flight at once on this node, all subscriptions together.
+    pub max_attempts_in_flight: usize,
 }
 
 /// One finished attempt, as the live stream shows it.
@@ -64,6 +66,8 @@ pub struct EngineDeps {
     pub cache: SubscriptionCache,
     pub retry_store: RetryStore,
     pub events: broadcast::Sender<AttemptEvent>,
+    /// Node-wide attempt permits (`max_attempts_in_flight`).
+    pub attempt_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl EngineDeps {
@@ -127,6 +131,9 @@ impl Engine {
         };
         let (events, _) = broadcast::channel(4096);
         let retention_policy = config.retention.clone();
+        let attempt_permits = Arc::new(tokio::sync::Semaphore::new(
+            config.max_attempts_in_flight.max(1),
+        ));
         let deps = Arc::new(EngineDeps {
             db: db.clone(),
             config,
@@ -135,6 +142,7 @@ impl Engine {
             cache,
             retry_store,
             events,
+            attempt_permits,
         });
         let supervisor = Supervisor::start_with(deps.clone()).await;
         let retention = RetentionActor::new(db, retention_policy).start();

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng as _;
+use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
 use crate::db::deliveries::{self, StatusUpdate};
@@ -72,6 +73,10 @@ pub struct SubscriptionActor {
     last_busy: Instant,
     /// Shutting down: no new attempts; stop when the last one in flight reports.
     stopping: bool,
+    /// A node-wide attempt permit obtained while waiting, kept for the next attempt.
+    permit: Option<OwnedSemaphorePermit>,
+    /// Waiting for a node-wide permit (all `COURIER_MAX_ATTEMPTS_IN_FLIGHT` are taken).
+    awaiting_permit: bool,
 }
 
 impl SubscriptionActor {
@@ -99,6 +104,8 @@ impl SubscriptionActor {
             wake: None,
             last_busy: Instant::now(),
             stopping: false,
+            permit: None,
+            awaiting_permit: false,
         }
     }
 
@@ -157,12 +164,16 @@ impl SubscriptionActor {
                 self.start_load(ctx);
                 break;
             }
+            let Some(permit) = self.take_permit(ctx) else {
+                break;
+            };
             if let Some(wait) = self.rate_wait() {
+                self.permit = Some(permit);
                 self.arm(ctx, Instant::now() + wait);
                 break;
             }
             if let Some(job) = self.ready.pop_front() {
-                self.dispatch(job, ctx);
+                self.dispatch(job, permit, ctx);
             }
         }
         if let Some(&(due_ms, _)) = self.scheduled.iter().next() {
@@ -174,6 +185,32 @@ impl SubscriptionActor {
         if !self.is_idle() {
             self.last_busy = Instant::now();
         }
+    }
+
+    /// A node-wide attempt permit, or `None` while all are taken (the actor is woken when
+    /// one frees up). The permits bound memory however many subscriptions have work at once.
+    fn take_permit(&mut self, ctx: &mut Context<Self>) -> Option<OwnedSemaphorePermit> {
+        if let Some(p) = self.permit.take() {
+            return Some(p);
+        }
+        if let Ok(p) = self.deps.attempt_permits.clone().try_acquire_owned() {
+            return Some(p);
+        }
+        if !self.awaiting_permit {
+            self.awaiting_permit = true;
+            let permits = self.deps.attempt_permits.clone();
+            ctx.spawn(
+                permits
+                    .acquire_owned()
+                    .into_actor(self)
+                    .map(|granted, act, ctx| {
+                        act.awaiting_permit = false;
+                        act.permit = granted.ok();
+                        act.pump(ctx);
+                    }),
+            );
+        }
+        None
     }
 
     fn max_in_flight(&self) -> usize {
@@ -269,9 +306,15 @@ impl SubscriptionActor {
         }
     }
 
-    fn dispatch(&mut self, job: DeliveryJob, ctx: &mut Context<Self>) {
+    fn dispatch(
+        &mut self,
+        job: DeliveryJob,
+        permit: OwnedSemaphorePermit,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(payload) = job.payload.clone() else {
             self.to_load.push_back(job.delivery_id);
+            self.permit = Some(permit);
             return;
         };
         self.in_flight += 1;
@@ -292,7 +335,7 @@ impl SubscriptionActor {
             subscription_id: self.sub.id,
             delivery_id: spec.job.delivery_id,
         });
-        DeliveryActor::new(spec, ctx.address().recipient()).start();
+        DeliveryActor::new(spec, ctx.address().recipient(), permit).start();
     }
 
     /// Drops everything held in memory: the subscription is paused or disabled, and Postgres
@@ -303,6 +346,7 @@ impl SubscriptionActor {
         self.scheduled.clear();
         self.known.clear();
         self.attempts_made.clear();
+        self.permit = None;
     }
 }
 
