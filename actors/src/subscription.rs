@@ -338,6 +338,15 @@ impl SubscriptionActor {
         DeliveryActor::new(spec, ctx.address().recipient(), permit).start();
     }
 
+    /// An operator asked for `id` now: a retry waiting for its time is taken off the timer
+    /// (the caller queues it as due).
+    fn bring_forward(&mut self, id: Uuid) {
+        if let Some(entry) = self.scheduled.iter().find(|(_, d)| *d == id).copied() {
+            self.scheduled.remove(&entry);
+            self.known.remove(&id);
+        }
+    }
+
     /// Drops everything held in memory: the subscription is paused or disabled, and Postgres
     /// holds those deliveries (status `paused`).
     fn release_memory(&mut self) {
@@ -406,6 +415,7 @@ impl Handler<Enqueue> for SubscriptionActor {
         for (id, due) in msg.deliveries {
             if msg.force {
                 self.recently_done.remove(&id);
+                self.bring_forward(id);
             }
             self.add_by_id(id, due, now_ms);
         }
@@ -418,6 +428,12 @@ impl Handler<Refresh> for SubscriptionActor {
 
     fn handle(&mut self, msg: Refresh, ctx: &mut Self::Context) {
         let rate_changed = msg.row.rate_limit_per_second != self.sub.rate_limit_per_second;
+        if msg.row.status != self.sub.status {
+            // Resumed (or paused): the failing streak and the throttle start over.
+            self.failing_since = msg.row.failing_since;
+            self.throttled_until = None;
+            self.consecutive_throttles = 0;
+        }
         self.sub = msg.row;
         if rate_changed {
             self.limiter = limiter_for(&self.sub);

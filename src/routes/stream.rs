@@ -47,7 +47,7 @@ pub fn event_json(e: &AttemptEvent) -> serde_json::Value {
             delivery_id: a.delivery_id,
             attempt_number: a.attempt_number,
             attempted_at: a.attempted_at,
-            request_headers: a.request_headers.clone(),
+            request_headers: serde_json::from_str(&a.request_headers).unwrap_or_default(),
             status_code: a.status_code,
             response_body: a.response_body.clone(),
             duration_ms: a.duration_ms,

@@ -215,7 +215,8 @@ pub struct AttemptRecord {
     pub delivery_id: Uuid,
     pub attempt_number: i32,
     pub attempted_at: DateTime<Utc>,
-    pub request_headers: Value,
+    /// The headers sent, as a JSON object's text.
+    pub request_headers: String,
     pub status_code: Option<i32>,
     pub response_body: Option<String>,
     pub duration_ms: i32,
@@ -264,7 +265,7 @@ async fn insert_attempts(
     .bind(a.iter().map(|x| x.delivery_id).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.attempt_number).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.attempted_at).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.request_headers.to_string()).collect::<Vec<_>>())
+    .bind(a.iter().map(|x| x.request_headers.as_str()).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.status_code).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.response_body.clone()).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.duration_ms).collect::<Vec<_>>())
