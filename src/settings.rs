@@ -159,7 +159,7 @@ impl Settings {
         let settings = Self {
             bind: get("COURIER_BIND").unwrap_or("127.0.0.1:8000").to_owned(),
             database_url: Secret::new(
-                get("DATABASE_URL").unwrap_or("postgres://localhost/courier"),
+                get("DATABASE_URL").unwrap_or("postgres://postgres@localhost/courier"),
             ),
             db_pool_size: parse_number(
                 get("COURIER_DB_POOL_SIZE"),
