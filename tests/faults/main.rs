@@ -98,6 +98,31 @@ fn tail(log: &str) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
+/// A running Courier with a recording receiver and one subscription to it.
+struct Setup {
+    rx: Receiver,
+    courier: Courier,
+    sub: String,
+}
+
+/// Starts Courier on `db_url` and `redis_url` (with `extra` settings) and subscribes a
+/// receiver that fails `fail_first_percent` % of first attempts and delays answers up to
+/// `max_delay_ms`.
+async fn setup(
+    db_url: &str,
+    redis_url: &str,
+    extra: &[(&str, &str)],
+    fail_first_percent: u64,
+    max_delay_ms: u64,
+) -> Setup {
+    let rx = Receiver::new(fail_first_percent, max_delay_ms);
+    let target = rx.serve();
+    let mut courier = Courier::new(db_url, redis_url, extra);
+    courier.start().await;
+    let sub = create_subscription(&courier.base(), &target).await;
+    Setup { rx, courier, sub }
+}
+
 async fn sleep_ms(ms: u64) {
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
@@ -105,11 +130,11 @@ async fn sleep_ms(ms: u64) {
 #[actix_web::test]
 async fn kill_9_of_the_server_mid_load_loses_no_accepted_message() {
     let db = TestDb::new();
-    let rx = Receiver::new(20, 40);
-    let target = rx.serve();
-    let mut courier = Courier::new(&db.url(), SHARED_REDIS, &[]);
-    courier.start().await;
-    let sub = create_subscription(&courier.base(), &target).await;
+    let Setup {
+        rx,
+        mut courier,
+        sub,
+    } = setup(&db.url(), SHARED_REDIS, &[], 20, 40).await;
     let wave = actix_web::rt::spawn(ingest(courier.base(), sub.clone(), 400, 16));
     sleep_ms(400).await;
     courier.kill9();
@@ -237,11 +262,11 @@ fn misbehaving_receiver(kind: Misbehaviour) -> String {
 #[actix_web::test]
 async fn sigterm_finishes_attempts_in_flight_exits_zero_and_the_next_start_resumes() {
     let db = TestDb::new();
-    let rx = Receiver::new(30, 60);
-    let target = rx.serve();
-    let mut courier = Courier::new(&db.url(), SHARED_REDIS, &[]);
-    courier.start().await;
-    let sub = create_subscription(&courier.base(), &target).await;
+    let Setup {
+        rx,
+        mut courier,
+        sub,
+    } = setup(&db.url(), SHARED_REDIS, &[], 30, 60).await;
     let wave = actix_web::rt::spawn(ingest(courier.base(), sub.clone(), 400, 16));
     sleep_ms(400).await;
     let code = courier.terminate(Duration::from_secs(20));
@@ -269,15 +294,12 @@ async fn sigterm_finishes_attempts_in_flight_exits_zero_and_the_next_start_resum
 async fn a_redis_restart_and_a_flush_lose_nothing() {
     let db = TestDb::new();
     let mut redis = PrivateRedis::start();
-    let rx = Receiver::new(40, 20);
-    let target = rx.serve();
-    let mut courier = Courier::new(
-        &db.url(),
-        &redis.url(),
-        &[("COURIER_RETRY_SCHEDULE", "1s,1s,2s,2s")],
-    );
-    courier.start().await;
-    let sub = create_subscription(&courier.base(), &target).await;
+    let retries = [("COURIER_RETRY_SCHEDULE", "1s,1s,2s,2s")];
+    let Setup {
+        rx,
+        mut courier,
+        sub,
+    } = setup(&db.url(), &redis.url(), &retries, 40, 20).await;
     let wave = actix_web::rt::spawn(ingest(courier.base(), sub.clone(), 300, 12));
     sleep_ms(300).await;
     redis.restart(Duration::from_millis(500));
@@ -302,11 +324,7 @@ async fn a_redis_restart_and_a_flush_lose_nothing() {
 #[actix_web::test]
 async fn terminated_postgres_connections_lose_nothing_and_never_answer_500() {
     let db = TestDb::new();
-    let rx = Receiver::new(20, 20);
-    let target = rx.serve();
-    let mut courier = Courier::new(&db.url(), SHARED_REDIS, &[]);
-    courier.start().await;
-    let sub = create_subscription(&courier.base(), &target).await;
+    let Setup { rx, courier, sub } = setup(&db.url(), SHARED_REDIS, &[], 20, 20).await;
     let wave = actix_web::rt::spawn(ingest(courier.base(), sub.clone(), 400, 16));
     let mut terminated = 0;
     for _ in 0..4 {
@@ -323,15 +341,12 @@ async fn terminated_postgres_connections_lose_nothing_and_never_answer_500() {
 #[actix_web::test]
 async fn a_100k_backlog_keeps_memory_bounded() {
     let db = TestDb::new();
-    let rx = Receiver::new(0, 0);
-    let target = rx.serve();
-    let mut courier = Courier::new(
-        &db.url(),
-        SHARED_REDIS,
-        &[("COURIER_SWEEP_INTERVAL", "200ms")],
-    );
-    courier.start().await;
-    let sub = create_subscription(&courier.base(), &target).await;
+    let sweep = [("COURIER_SWEEP_INTERVAL", "200ms")];
+    let Setup {
+        rx,
+        mut courier,
+        sub,
+    } = setup(&db.url(), SHARED_REDIS, &sweep, 0, 0).await;
     let pool = db.pool().await;
     sqlx::query("UPDATE subscriptions SET rate_limit_per_second = 200 WHERE id = $1::uuid")
         .bind(&sub)
@@ -478,11 +493,7 @@ impl Drop for PrivatePostgres {
 #[actix_web::test]
 async fn while_postgres_is_down_ingest_answers_503_and_nothing_accepted_is_lost() {
     let pg = PrivatePostgres::init();
-    let rx = Receiver::new(10, 20);
-    let target = rx.serve();
-    let mut courier = Courier::new(&pg.url("courier"), SHARED_REDIS, &[]);
-    courier.start().await;
-    let sub = create_subscription(&courier.base(), &target).await;
+    let Setup { rx, courier, sub } = setup(&pg.url("courier"), SHARED_REDIS, &[], 10, 20).await;
     let wave = actix_web::rt::spawn(ingest(courier.base(), sub.clone(), 300, 8));
     sleep_ms(300).await;
     pg.stop();
