@@ -88,7 +88,8 @@ pub struct AttemptStarted {
     pub delivery_id: Uuid,
 }
 
-/// Resolves once every outcome received so far is written: tests and shutdown.
+/// Resolves once every outcome received so far is written (Postgres and the Redis
+/// schedule): tests and shutdown.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct Flush;

@@ -66,6 +66,8 @@ pub struct PersistenceActor {
     writing_outcomes: bool,
     started: Vec<(Uuid, Uuid)>,
     marking: bool,
+    /// Redis schedule updates under way (a `Flush` waits for them too).
+    schedule_updates: usize,
     flush_waiters: Vec<oneshot::Sender<()>>,
 }
 
@@ -81,6 +83,7 @@ impl PersistenceActor {
             writing_outcomes: false,
             started: Vec::new(),
             marking: false,
+            schedule_updates: 0,
             flush_waiters: Vec::new(),
         }
     }
@@ -117,9 +120,7 @@ impl PersistenceActor {
             return;
         }
         if self.outcomes.is_empty() {
-            for w in self.flush_waiters.drain(..) {
-                let _ = w.send(());
-            }
+            self.answer_flushes();
             return;
         }
         let n = self.outcomes.len().min(MAX_OUTCOME_BATCH);
@@ -135,7 +136,13 @@ impl PersistenceActor {
             match result {
                 Ok((add, remove)) => {
                     let store = act.retry_store.clone();
-                    ctx.spawn(async move { store.apply(&add, &remove).await }.into_actor(act));
+                    act.schedule_updates += 1;
+                    ctx.spawn(async move { store.apply(&add, &remove).await }.into_actor(act).map(
+                        |(), act, _| {
+                            act.schedule_updates -= 1;
+                            act.answer_flushes();
+                        },
+                    ));
                     act.write_outcomes(ctx);
                 }
                 Err(e) => {
@@ -150,6 +157,15 @@ impl PersistenceActor {
 }
 
 impl PersistenceActor {
+    /// Answers the waiting `Flush`es once nothing is buffered or being written.
+    fn answer_flushes(&mut self) {
+        if self.outcomes.is_empty() && !self.writing_outcomes && self.schedule_updates == 0 {
+            for w in self.flush_waiters.drain(..) {
+                let _ = w.send(());
+            }
+        }
+    }
+
     fn write_marks(&mut self, ctx: &mut Context<Self>) {
         if self.marking || self.started.is_empty() {
             return;
