@@ -346,6 +346,7 @@ impl Settings {
     pub fn engine_config(&self) -> courier_actors::engine::EngineConfig {
         courier_actors::engine::EngineConfig {
             node_id: self.node_id.clone(),
+            redis_url: self.redis_url.expose().to_owned(),
             redis_prefix: self.redis_prefix.clone(),
             retry_schedule: self.retry_schedule.clone(),
             delivery_timeout: self.delivery_timeout,

@@ -112,6 +112,11 @@ impl SubscriptionCache {
         }
     }
 
+    /// The Redis pool behind the cache.
+    pub fn redis(&self) -> &RedisPool {
+        &self.redis
+    }
+
     /// Whether Redis currently holds an entry (for tests and diagnostics).
     pub async fn is_cached(&self, id: Uuid) -> bool {
         self.read(id).await.is_some()

@@ -32,6 +32,8 @@ use crate::supervisor::Supervisor;
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub node_id: String,
+    /// Redis, for the subscription-change feed's own connection.
+    pub redis_url: String,
     pub redis_prefix: String,
     pub retry_schedule: RetrySchedule,
     pub delivery_timeout: Duration,
@@ -91,6 +93,13 @@ impl EngineDeps {
             Err(e) => tracing::error!(error = %e, %id, "cannot disable subscription"),
         }
         self.cache.invalidate(id).await;
+        crate::changes::publish(
+            self.cache.redis(),
+            &self.config.redis_prefix,
+            &self.config.node_id,
+            id,
+        )
+        .await;
     }
 
     pub async fn set_failing_since(&self, id: Uuid, since: Option<DateTime<Utc>>) {
@@ -146,11 +155,47 @@ impl Engine {
         });
         let supervisor = Supervisor::start_with(deps.clone()).await;
         let retention = RetentionActor::new(db, retention_policy).start();
-        Ok(Self {
+        let engine = Self {
             deps,
             supervisor,
             retention,
-        })
+        };
+        engine.follow_other_nodes();
+        Ok(engine)
+    }
+
+    /// Applies other nodes' subscription changes to this node as they are published.
+    fn follow_other_nodes(&self) {
+        let c = &self.deps.config;
+        let (url, prefix, me) = (
+            c.redis_url.clone(),
+            c.redis_prefix.clone(),
+            c.node_id.clone(),
+        );
+        let engine = self.clone();
+        actix::spawn(crate::changes::listen(url, prefix, me, move |id| {
+            let engine = engine.clone();
+            async move { engine.reload_subscription(id).await }
+        }));
+    }
+
+    /// Re-reads a subscription changed elsewhere into the directory and tells its actor.
+    pub async fn reload_subscription(&self, id: Uuid) {
+        match subscriptions::get(&self.deps.db, id).await {
+            Ok(Some(row)) => self.deps.directory.upsert(row),
+            Ok(None) => self.deps.directory.remove(id),
+            Err(e) => {
+                tracing::warn!(error = %e, %id, "cannot reload a subscription changed on another node");
+                return;
+            }
+        }
+        self.subscription_changed(id);
+    }
+
+    /// Tells the other nodes that a subscription changed (this node already knows).
+    pub async fn publish_change(&self, id: Uuid) {
+        let c = &self.deps.config;
+        crate::changes::publish(self.deps.cache.redis(), &c.redis_prefix, &c.node_id, id).await;
     }
 
     pub fn directory(&self) -> &Directory {

@@ -4,7 +4,8 @@
 //!
 //! - [`domain`], [`headers`], [`units`]: values parsed at the edge.
 //! - [`signing`], [`retry`], [`ssrf`]: pure cores (signatures, retry timing, the SSRF guard).
-//! - [`db`]: all SQL. [`cache`]: Redis and the subscription cache.
+//! - [`db`]: all SQL. [`cache`]: Redis and the subscription cache. [`changes`]: the
+//!   subscription-change feed between nodes.
 //! - [`supervisor`] → [`subscription`] → [`delivery`]: the actor tree that sends; beside it
 //!   [`persistence`] (batched writes, group-committed ingests) and [`retention`].
 //!   [`messages`] lists what they say to each other; [`directory`] and [`retry_store`] are
@@ -12,6 +13,7 @@
 //! - [`engine`]: the handle the HTTP server holds to start, use and stop all of it.
 
 pub mod cache;
+pub mod changes;
 pub mod db;
 pub mod delivery;
 pub mod directory;

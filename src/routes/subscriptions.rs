@@ -265,6 +265,7 @@ async fn changed(state: &AppState, id: Uuid, row: Option<&SubscriptionRow>) {
     }
     state.cache.invalidate(id).await;
     state.engine.subscription_changed(id);
+    state.engine.publish_change(id).await;
 }
 
 /// Create a subscription.
@@ -294,6 +295,7 @@ pub async fn create_subscription(
     .await?;
     state.engine.directory().upsert(row.clone());
     state.cache.put(&row).await;
+    state.engine.publish_change(row.id).await;
     tracing::info!(id = %row.id, "subscription created");
     let view = SubscriptionView::from_row(row, Some(secret.expose().to_owned()));
     Ok(HttpResponse::Created().json(view))

@@ -5,6 +5,7 @@ mod bad_inputs;
 mod delivery;
 mod docs_and_health;
 mod ingest;
+mod nodes;
 mod operations;
 mod receiver;
 mod startup;

@@ -133,6 +133,24 @@ impl TestApp {
         self.server = server;
     }
 
+    /// A second node on the same database and Redis prefix, named `node_id`.
+    pub async fn peer(&self, node_id: &str) -> TestApp {
+        let mut vars = self.vars.clone();
+        vars.insert("COURIER_NODE_ID".into(), node_id.into());
+        let (base, engine, server) = Self::start(&vars).await;
+        TestApp {
+            base,
+            db: self.db.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+            client: awc::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .finish(),
+            engine,
+            vars,
+            server,
+        }
+    }
+
     pub fn engine(&self) -> Engine {
         self.engine.clone()
     }
