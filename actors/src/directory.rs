@@ -180,6 +180,7 @@ mod tests {
             previous_secret_expires_at: None,
             requires_signature: false,
             failing_since: None,
+            owner_node: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -6,8 +6,8 @@
 //!
 //! Takes: [`Dispatch`], [`Enqueue`], [`SubscriptionChanged`], [`ActorStopped`], [`SweepNow`],
 //! [`GetLoad`], [`Shutdown`]. Sends: the same messages on to subscription actors.
-//! Must never: run two actors for one subscription on one node, or start one for a
-//! subscription that is not active.
+//! Must never: run two actors for one subscription on one node, start one for a
+//! subscription that is not active, or start one for a subscription another node owns.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,6 +83,15 @@ impl Supervisor {
         if row.status() != SubscriptionStatus::Active {
             return None;
         }
+        // Only the owner sends, so two nodes never deliver the same subscription's
+        // deliveries; the owner's sweeper finds what other nodes accepted.
+        if row
+            .owner_node
+            .as_deref()
+            .is_some_and(|owner| owner != self.deps.config.node_id)
+        {
+            return None;
+        }
         let (deps, me) = (self.deps.clone(), ctx.address().recipient());
         let addr = SubscriptionActor::start_in_arbiter(&self.delivery_arbiter, move |_| {
             SubscriptionActor::new(row, deps, me)
@@ -148,9 +157,15 @@ async fn register_node(deps: &EngineDeps) {
     match subscriptions::claim_orphans(&deps.db, node, deps.config.heartbeat_ttl.as_secs_f64())
         .await
     {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::info!(claimed = n, node = %node, "claimed subscriptions without a live owner")
+        Ok(rows) if rows.is_empty() => {}
+        Ok(rows) => {
+            tracing::info!(claimed = rows.len(), node = %node, "claimed subscriptions without a live owner");
+            let p = &deps.config.redis_prefix;
+            for row in rows {
+                let id = row.id;
+                deps.directory.upsert(row);
+                crate::changes::publish(deps.cache.redis(), p, node, id).await;
+            }
         }
         Err(e) => tracing::warn!(error = %e, "cannot claim subscriptions"),
     }

@@ -68,3 +68,47 @@ async fn a_change_on_one_node_reaches_the_other_nodes_directory_at_once() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn only_the_owner_node_sends_so_an_ingest_on_another_node_arrives_once() {
+    let a = TestApp::spawn_with(&[
+        ("COURIER_NODE_ID", "node-a"),
+        ("COURIER_SWEEP_INTERVAL", "200ms"),
+    ])
+    .await;
+    let b = a.peer("node-b").await;
+    let rx = Receiver::start().await;
+    let id = id_of(
+        &a.create_subscription(json!({"target_url": rx.url("/")}))
+            .await,
+    );
+    eventually(
+        "node b to know the subscription",
+        Duration::from_secs(5),
+        || async { b.engine.directory().get(id.parse().ok()?).map(|_| ()) },
+    )
+    .await;
+    for i in 0..5 {
+        let r = b
+            .ingest(&id, "x.y", format!("{{\"i\": {i}}}").as_bytes())
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    }
+    let got = rx.wait_for(5, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 5);
+    // Give a second sender time to show itself, then count: each message exactly once.
+    actix_web::rt::time::sleep(Duration::from_millis(600)).await;
+    let mut ids: Vec<String> = rx
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("webhook-id").map(str::to_owned))
+        .collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        (ids.len(), total),
+        (5, 5),
+        "five messages, each delivered once"
+    );
+}

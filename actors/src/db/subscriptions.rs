@@ -31,6 +31,8 @@ pub struct SubscriptionRow {
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub requires_signature: bool,
     pub failing_since: Option<DateTime<Utc>>,
+    /// The node whose actors deliver for it (`None` until a node claims it).
+    pub owner_node: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -94,7 +96,7 @@ macro_rules! columns {
     () => {
         "id, target_url, event_types, description, headers, rate_limit_per_second, \
     max_in_flight, timeout_ms, status, disabled_reason, secret, previous_secret, \
-    previous_secret_expires_at, requires_signature, failing_since, created_at, updated_at"
+    previous_secret_expires_at, requires_signature, failing_since, owner_node, created_at, updated_at"
     };
 }
 
@@ -310,16 +312,20 @@ pub async fn heartbeat(pool: &PgPool, node: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Takes the subscriptions no live node owns. Returns how many were claimed.
-pub async fn claim_orphans(pool: &PgPool, node: &str, ttl_secs: f64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+/// Takes the subscriptions no live node owns; returns them as they are now.
+pub async fn claim_orphans(
+    pool: &PgPool,
+    node: &str,
+    ttl_secs: f64,
+) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
         "UPDATE subscriptions SET owner_node = $1 WHERE deleted_at IS NULL AND owner_node IS DISTINCT FROM $1 \
          AND (owner_node IS NULL OR owner_node NOT IN \
-              (SELECT node_id FROM nodes WHERE heartbeat_at > now() - make_interval(secs => $2)))",
-    )
+              (SELECT node_id FROM nodes WHERE heartbeat_at > now() - make_interval(secs => $2))) RETURNING ",
+        columns!()
+    ))
     .bind(node)
     .bind(ttl_secs)
-    .execute(pool)
-    .await?
-    .rows_affected())
+    .fetch_all(pool)
+    .await
 }
