@@ -50,14 +50,10 @@ impl Supervisor {
         match deps.retry_store.load_all().await {
             Ok(retries) => {
                 tracing::info!(count = retries.len(), "resuming retries scheduled in redis");
-                let mut by_sub: HashMap<Uuid, Vec<(Uuid, i64)>> = HashMap::new();
-                for r in retries {
-                    by_sub
-                        .entry(r.subscription_id)
-                        .or_default()
-                        .push((r.delivery_id, r.due_ms));
-                }
-                for (subscription_id, deliveries) in by_sub {
+                let entries = retries
+                    .into_iter()
+                    .map(|r| (r.subscription_id, r.delivery_id, r.due_ms));
+                for (subscription_id, deliveries) in by_subscription(entries) {
                     addr.do_send(Enqueue {
                         subscription_id,
                         deliveries,
@@ -106,13 +102,10 @@ impl Supervisor {
         ctx: &mut Context<Self>,
     ) -> usize {
         let n = rows.len();
-        let mut by_sub: HashMap<Uuid, Vec<(Uuid, i64)>> = HashMap::new();
-        for (id, sub, due) in rows {
-            by_sub
-                .entry(sub)
-                .or_default()
-                .push((id, due.timestamp_millis()));
-        }
+        let entries = rows
+            .into_iter()
+            .map(|(id, sub, due)| (sub, id, due.timestamp_millis()));
+        let by_sub = by_subscription(entries);
         for (subscription_id, deliveries) in by_sub {
             if let Some(addr) = self.actor_for(subscription_id, ctx) {
                 addr.do_send(Enqueue {
@@ -146,6 +139,17 @@ async fn count_interrupted_attempts(deps: &EngineDeps) {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot read in-flight marks from redis"),
     }
+}
+
+/// Groups `(subscription, delivery, due ms)` entries by subscription, as `Enqueue` takes them.
+fn by_subscription(
+    entries: impl IntoIterator<Item = (Uuid, Uuid, i64)>,
+) -> HashMap<Uuid, Vec<(Uuid, i64)>> {
+    let mut grouped: HashMap<Uuid, Vec<(Uuid, i64)>> = HashMap::new();
+    for (sub, id, due) in entries {
+        grouped.entry(sub).or_default().push((id, due));
+    }
+    grouped
 }
 
 async fn register_node(deps: &EngineDeps) {

@@ -358,13 +358,7 @@ async fn gone_disables_the_subscription_with_a_reason_and_holds_its_deliveries()
         &app.create_subscription(json!({"target_url": rx.url("/"), "max_in_flight": 1}))
             .await,
     );
-    let mut tasks = Vec::new();
-    for i in 0..3 {
-        tasks.push(task_of(
-            &app.ingest(&id, "a.b", format!("{{\"i\":{i}}}").as_bytes())
-                .await,
-        ));
-    }
+    let mut tasks = app.ingest_numbered(&id, 3).await;
     let sub = eventually("the subscription to be disabled", WAIT, || async {
         let s = app.get(&format!("/subscriptions/{id}")).await.body;
         (s["status"] == "disabled").then_some(s)
@@ -494,13 +488,7 @@ async fn a_rate_limited_subscription_spreads_its_deliveries_and_drops_none() {
         &app.create_subscription(json!({"target_url": rx.url("/"), "rate_limit_per_second": 5}))
             .await,
     );
-    let mut tasks = Vec::new();
-    for i in 0..15 {
-        tasks.push(task_of(
-            &app.ingest(&id, "a.b", format!("{{\"i\":{i}}}").as_bytes())
-                .await,
-        ));
-    }
+    let tasks = app.ingest_numbered(&id, 15).await;
     let got = rx.wait_for(15, WAIT).await;
     let spread = got[14].at - got[0].at;
     assert!(
@@ -525,13 +513,7 @@ async fn max_in_flight_one_never_sends_two_at_once() {
         &app.create_subscription(json!({"target_url": rx.url("/"), "max_in_flight": 1}))
             .await,
     );
-    let mut tasks = Vec::new();
-    for i in 0..5 {
-        tasks.push(task_of(
-            &app.ingest(&id, "a.b", format!("{{\"i\":{i}}}").as_bytes())
-                .await,
-        ));
-    }
+    let tasks = app.ingest_numbered(&id, 5).await;
     let got = rx.wait_for(5, WAIT).await;
     assert_eq!(rx.max_concurrent(), 1);
     assert!(got[4].at - got[0].at >= Duration::from_millis(400));

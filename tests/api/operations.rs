@@ -85,13 +85,7 @@ async fn pausing_mid_stream_stops_sending_and_resume_sends_the_rest() {
         &app.create_subscription(json!({"target_url": rx.url("/"), "rate_limit_per_second": 2}))
             .await,
     );
-    let mut tasks = Vec::new();
-    for i in 0..6 {
-        tasks.push(task_of(
-            &app.ingest(&id, "a.b", format!("{{\"i\":{i}}}").as_bytes())
-                .await,
-        ));
-    }
+    let tasks = app.ingest_numbered(&id, 6).await;
     rx.wait_for(2, WAIT).await;
     pause(&app, &id).await;
     let at_pause = rx.count();

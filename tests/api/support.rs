@@ -289,6 +289,19 @@ pub fn auth_header() -> String {
 
 impl TestApp {
     /// Per-subscription raw ingest with the API key (for subscriptions without a client secret).
+    /// Ingests `{"i": 0}` … `{"i": n-1}` as `a.b` events and returns their task ids.
+    pub async fn ingest_numbered(&self, sub_id: &str, n: usize) -> Vec<String> {
+        let mut tasks = Vec::with_capacity(n);
+        for i in 0..n {
+            tasks.push(task_of(
+                &self
+                    .ingest(sub_id, "a.b", format!("{{\"i\":{i}}}").as_bytes())
+                    .await,
+            ));
+        }
+        tasks
+    }
+
     pub async fn ingest(&self, sub_id: &str, event_type: &str, body: &[u8]) -> Answer {
         self.call(
             "POST",
