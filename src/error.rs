@@ -35,8 +35,14 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    PayloadTooDeep(String),
+    #[error("the payload was refused by storage: {0}")]
+    PayloadRejected(String),
     #[error("a dependency is unavailable; retry shortly")]
     Unavailable,
+    #[error("too many requests are waiting to be stored; retry shortly")]
+    Overloaded,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -73,7 +79,10 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::BadRequest(_) => "bad_request",
+            Self::PayloadTooDeep(_) => "payload_too_deep",
+            Self::PayloadRejected(_) => "payload_rejected",
             Self::Unavailable => "service_unavailable",
+            Self::Overloaded => "overloaded",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -86,6 +95,29 @@ impl ApiError {
 impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> Self {
         Self::Validation(e.0)
+    }
+}
+
+impl From<courier_actors::lifecycle::LifecycleError> for ApiError {
+    fn from(e: courier_actors::lifecycle::LifecycleError) -> Self {
+        use courier_actors::lifecycle::LifecycleError as L;
+        match e {
+            L::NotFound => Self::NotFound("subscription"),
+            L::Invalid(i) => i.into(),
+            L::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<courier_actors::persistence::IngestError> for ApiError {
+    fn from(e: courier_actors::persistence::IngestError) -> Self {
+        use courier_actors::persistence::IngestError as I;
+        match e {
+            I::Unavailable(_) | I::Stopped => Self::Unavailable,
+            I::Overloaded => Self::Overloaded,
+            I::Rejected(reason) => Self::PayloadRejected(reason),
+            I::Failed(e) => Self::Internal(anyhow::Error::new(e)),
+        }
     }
 }
 
@@ -107,14 +139,17 @@ impl ResponseError for ApiError {
                 StatusCode::UNAUTHORIZED
             }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Validation(_) | Self::InvalidJson(_) | Self::BadQuery(_) | Self::InvalidId(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::Validation(_)
+            | Self::InvalidJson(_)
+            | Self::BadQuery(_)
+            | Self::InvalidId(_)
+            | Self::PayloadTooDeep(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -138,7 +173,12 @@ impl ResponseError for ApiError {
             HeaderValue::from_static("application/json"),
         ));
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            let after = if matches!(self, Self::Overloaded) {
+                "1"
+            } else {
+                "5"
+            };
+            resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static(after)));
         }
         if status == StatusCode::UNAUTHORIZED && matches!(self, Self::Unauthorized) {
             resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

@@ -80,8 +80,8 @@ pub struct Settings {
     /// `COURIER_SWEEP_INTERVAL`: how often the sweeper looks in Postgres for due deliveries
     /// that no actor holds (lost from Redis, or left by a crash).
     pub sweep_interval: Duration,
-    /// `COURIER_NODE_TTL`: a node whose heartbeat is older than this loses its subscriptions
-    /// to the other nodes.
+    /// `COURIER_NODE_TTL`: how long a node's shard leases last past their last renewal; a node
+    /// silent this long loses them, and its successor's higher epoch fences it out.
     pub node_ttl: Duration,
     /// `COURIER_MAX_ATTEMPTS_IN_FLIGHT`: attempts in flight at once on this node, all
     /// subscriptions together (bounds memory when many subscriptions have work at once).
@@ -190,7 +190,7 @@ impl Settings {
             retry_after_cap: dur("COURIER_RETRY_AFTER_CAP", "1h")?,
             idempotency_ttl: dur("COURIER_IDEMPOTENCY_TTL", "24h")?,
             sweep_interval: dur("COURIER_SWEEP_INTERVAL", "5s")?,
-            node_ttl: dur("COURIER_NODE_TTL", "30s")?,
+            node_ttl: dur("COURIER_NODE_TTL", "10s")?,
             max_attempts_in_flight: parse_number(
                 get("COURIER_MAX_ATTEMPTS_IN_FLIGHT"),
                 "COURIER_MAX_ATTEMPTS_IN_FLIGHT",
@@ -223,11 +223,11 @@ impl Settings {
         if self.retention_interval.is_zero() {
             return Err(err("COURIER_RETENTION_INTERVAL", "must be more than zero"));
         }
-        if self.sweep_interval.is_zero() || self.node_ttl.is_zero() {
-            return Err(err(
-                "COURIER_SWEEP_INTERVAL",
-                "intervals must be more than zero",
-            ));
+        if self.sweep_interval.is_zero() {
+            return Err(err("COURIER_SWEEP_INTERVAL", "must be more than zero"));
+        }
+        if self.node_ttl < Duration::from_millis(200) {
+            return Err(err("COURIER_NODE_TTL", "must be at least 200ms"));
         }
         if self.cache_ttl.is_zero() {
             return Err(err("COURIER_CACHE_TTL", "must be more than zero"));
@@ -346,6 +346,7 @@ impl Settings {
     pub fn engine_config(&self) -> courier_actors::engine::EngineConfig {
         courier_actors::engine::EngineConfig {
             node_id: self.node_id.clone(),
+            database_url: self.database_url.expose().to_owned(),
             redis_url: self.redis_url.expose().to_owned(),
             redis_prefix: self.redis_prefix.clone(),
             retry_schedule: self.retry_schedule.clone(),

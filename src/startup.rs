@@ -10,7 +10,7 @@ use actix_web::middleware::{ErrorHandlers, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use courier_actors::cache;
 use courier_actors::db;
-use courier_actors::engine::Engine;
+use courier_actors::engine::{Engine, EngineError};
 
 use crate::routes;
 use crate::settings::{Settings, redact_url};
@@ -32,6 +32,10 @@ pub enum StartupError {
     },
     #[error("REDIS_URL ({url}): cannot reach Redis: {reason}")]
     RedisUnreachable { url: String, reason: String },
+    #[error("COURIER_NODE_ID: {0}")]
+    NodeId(courier_actors::ownership::IdentityError),
+    #[error("DATABASE_URL ({url}): cannot start the delivery engine: {source}")]
+    Engine { url: String, source: sqlx::Error },
     #[error("COURIER_BIND ({addr}): cannot listen: {source}")]
     Bind {
         addr: String,
@@ -69,13 +73,15 @@ impl Application {
             })?;
         let engine = Engine::start(settings.engine_config(), pool.clone(), redis.clone())
             .await
-            .map_err(|e| StartupError::Database {
-                url: redact_url(db_url),
-                source: db::ConnectError::Unreachable(e),
+            .map_err(|e| match e {
+                EngineError::Identity(e) => StartupError::NodeId(e),
+                EngineError::Db(source) => StartupError::Engine {
+                    url: redact_url(db_url),
+                    source,
+                },
             })?;
         let state = web::Data::new(AppState {
             db: pool,
-            cache: engine.cache().clone(),
             redis,
             engine: engine.clone(),
             settings: settings.clone(),

@@ -1,8 +1,8 @@
-//! What every request handler can reach: the pools, the cache, the engine and the settings.
+//! What every request handler can reach: the pools, the engine and the settings.
 
 use std::sync::Arc;
 
-use courier_actors::cache::{RedisPool, SubscriptionCache};
+use courier_actors::cache::RedisPool;
 use courier_actors::engine::Engine;
 use sqlx::PgPool;
 
@@ -11,7 +11,6 @@ use crate::settings::Settings;
 pub struct AppState {
     pub db: PgPool,
     pub redis: RedisPool,
-    pub cache: SubscriptionCache,
     pub engine: Engine,
     pub settings: Arc<Settings>,
 }

@@ -2,9 +2,10 @@
 //! configured prefix, so several instances (and tests) can share one Redis.
 //!
 //! The cache is a fast path only. Reads fall back to Postgres when Redis is down or the
-//! entry is missing; writes that change a subscription delete its entry at once; a failure
-//! to talk to Redis is logged, never surfaced to the client.
+//! entry is missing; entries are keyed by version, so a change never needs to delete one; a
+//! failure to talk to Redis is logged, never surfaced to the client.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bb8_redis::redis::AsyncCommands;
@@ -39,7 +40,10 @@ pub async fn ping(pool: &RedisPool) -> Result<(), String> {
     }
 }
 
-/// The subscription cache: `{prefix}sub:{id}` → the row as JSON, with a TTL.
+/// The subscription cache: `{prefix}sub:{id}:{version}` → the row as JSON, with a TTL. An
+/// entry is written for exactly one version and never changes, so a reader that asks for the
+/// version the change log names can never be served a stale row. (Secrets in the row are
+/// stored sealed, as in Postgres.)
 #[derive(Clone)]
 pub struct SubscriptionCache {
     redis: RedisPool,
@@ -56,28 +60,60 @@ impl SubscriptionCache {
         }
     }
 
-    fn key(&self, id: Uuid) -> String {
-        format!("{}sub:{id}", self.prefix)
+    fn key(&self, id: Uuid, version: i64) -> String {
+        format!("{}sub:{id}:{version}", self.prefix)
     }
 
-    /// The live subscription, from Redis when cached, else from Postgres (then cached).
-    pub async fn get(&self, db: &PgPool, id: Uuid) -> Result<Option<SubscriptionRow>, sqlx::Error> {
-        if let Some(row) = self.read(id).await {
-            return Ok(Some(row));
+    /// The rows at these versions (or newer): from Redis where cached, the rest from Postgres
+    /// (then cached). A subscription missing from the answer is deleted.
+    pub async fn get_versions(
+        &self,
+        db: &PgPool,
+        wanted: &[(Uuid, i64)],
+    ) -> Result<HashMap<Uuid, SubscriptionRow>, sqlx::Error> {
+        let mut found = self.read_many(wanted).await;
+        let missing: Vec<Uuid> = wanted
+            .iter()
+            .filter(|(id, v)| found.get(id).is_none_or(|r| r.version < *v))
+            .map(|(id, _)| *id)
+            .collect();
+        if missing.is_empty() {
+            return Ok(found);
         }
-        let row = subscriptions::get(db, id).await?;
-        if let Some(row) = &row {
+        let rows = subscriptions::get_many(db, &missing).await?;
+        for row in &rows {
             self.put(row).await;
         }
-        Ok(row)
+        for id in &missing {
+            found.remove(id);
+        }
+        found.extend(rows.into_iter().map(|r| (r.id, r)));
+        Ok(found)
     }
 
-    async fn read(&self, id: Uuid) -> Option<SubscriptionRow> {
-        let mut conn = self.redis.get().await.ok()?;
-        let raw: Option<String> = conn.get(self.key(id)).await.ok()?;
-        serde_json::from_str(&raw?).ok()
+    async fn read_many(&self, wanted: &[(Uuid, i64)]) -> HashMap<Uuid, SubscriptionRow> {
+        let mut out = HashMap::new();
+        if wanted.is_empty() {
+            return out;
+        }
+        let Ok(mut conn) = self.redis.get().await else {
+            return out;
+        };
+        let keys: Vec<String> = wanted.iter().map(|(id, v)| self.key(*id, *v)).collect();
+        let raw: Vec<Option<String>> = match conn.mget(&keys).await {
+            Ok(r) => r,
+            Err(_) => return out,
+        };
+        for ((id, v), value) in wanted.iter().zip(raw) {
+            let row: Option<SubscriptionRow> = value.and_then(|j| serde_json::from_str(&j).ok());
+            if let Some(row) = row.filter(|r| r.id == *id && r.version == *v) {
+                out.insert(*id, row);
+            }
+        }
+        out
     }
 
+    /// Caches a row under its version.
     pub async fn put(&self, row: &SubscriptionRow) {
         let Ok(json) = serde_json::to_string(row) else {
             return;
@@ -88,27 +124,13 @@ impl SubscriptionCache {
         match self.redis.get().await {
             Ok(mut conn) => {
                 if let Err(e) = conn
-                    .pset_ex::<_, _, ()>(self.key(row.id), json, ttl_ms)
+                    .pset_ex::<_, _, ()>(self.key(row.id, row.version), json, ttl_ms)
                     .await
                 {
-                    tracing::warn!(error = %e, "cannot cache subscription");
+                    tracing::debug!(error = %e, "cannot cache subscription");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "redis unavailable; subscription not cached"),
-        }
-    }
-
-    /// Drops the cached copy; called by every change to the subscription.
-    pub async fn invalidate(&self, id: Uuid) {
-        match self.redis.get().await {
-            Ok(mut conn) => {
-                if let Err(e) = conn.del::<_, ()>(self.key(id)).await {
-                    tracing::warn!(error = %e, %id, "cannot invalidate cached subscription");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, %id, "redis unavailable; cache entry left to expire")
-            }
+            Err(e) => tracing::debug!(error = %e, "redis unavailable; subscription not cached"),
         }
     }
 
@@ -117,8 +139,8 @@ impl SubscriptionCache {
         &self.redis
     }
 
-    /// Whether Redis currently holds an entry (for tests and diagnostics).
-    pub async fn is_cached(&self, id: Uuid) -> bool {
-        self.read(id).await.is_some()
+    /// Whether Redis holds this version (for tests and diagnostics).
+    pub async fn is_cached(&self, id: Uuid, version: i64) -> bool {
+        !self.read_many(&[(id, version)]).await.is_empty()
     }
 }

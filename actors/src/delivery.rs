@@ -1,10 +1,14 @@
 //! The DeliveryActor: one per attempt. It signs the payload (Standard Webhooks and GitHub
-//! style), POSTs it with awc through the SSRF-guarded resolver, reads at most 4 KiB of the
-//! answer, and reports an [`AttemptDone`] to its subscription actor, then stops.
+//! style), checks once more that this node still holds the subscription's lease, POSTs it
+//! with awc through the SSRF-guarded resolver, reads at most 4 KiB of the answer (kept
+//! losslessly, [`crate::answer`]), and reports an [`AttemptDone`] to its subscription actor,
+//! then stops. Everything it logs is inside an `attempt` span naming the delivery, message
+//! and subscription.
 //!
 //! Takes: nothing (it starts working when started). Sends: [`AttemptDone`].
-//! Must never: follow a redirect, connect to an address the guard refused, or report a
-//! failed delivery as an `Err` (a failure is an outcome, not an error).
+//! Must never: send under a lease this node no longer holds, follow a redirect, connect to an
+//! address the guard refused, or report a failed delivery as an `Err` (a failure is an
+//! outcome, not an error).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -19,11 +23,13 @@ use futures_util::StreamExt as _;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::db::deliveries::AttemptRecord;
+use crate::answer::{pg_text, store_body, store_headers};
+use crate::db::outcomes::AttemptRecord;
 use crate::db::subscriptions::SubscriptionRow;
 use crate::domain::ErrorClass;
 use crate::job::DeliveryJob;
 use crate::messages::AttemptDone;
+use crate::ownership::Leases;
 use crate::retry::parse_retry_after;
 use crate::signing::{github_signature, standard_signature_header};
 use crate::ssrf::{BlockedTarget, GuardedResolver, check_literal};
@@ -40,6 +46,10 @@ pub struct AttemptSpec {
     pub attempt_number: i32,
     pub timeout: Duration,
     pub allow_private: bool,
+    /// The lease the attempt goes out under, checked again just before sending.
+    pub leases: Leases,
+    pub shard: u16,
+    pub epoch: i64,
 }
 
 /// How an attempt ended.
@@ -59,8 +69,9 @@ pub enum AttemptOutcome {
 pub struct DeliveryActor {
     spec: Option<AttemptSpec>,
     reply_to: Recipient<AttemptDone>,
-    /// One of the node's attempt permits, given back when this actor is dropped.
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    /// One of the node's attempt permits: handed back with the outcome, which keeps it until
+    /// the outcome is written (so unwritten outcomes are bounded by the permits).
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl DeliveryActor {
@@ -72,7 +83,7 @@ impl DeliveryActor {
         Self {
             spec: Some(spec),
             reply_to,
-            _permit: permit,
+            permit: Some(permit),
         }
     }
 }
@@ -85,16 +96,25 @@ impl Actor for DeliveryActor {
             ctx.stop();
             return;
         };
+        let span = tracing::info_span!("attempt",
+            delivery_id = %spec.job.delivery_id, message_id = %spec.job.message_id,
+            subscription_id = %spec.job.subscription_id, attempt = spec.attempt_number);
         let fut = async move {
-            let (attempt, outcome) = perform(&spec).await;
-            AttemptDone {
-                job: spec.job,
-                attempt,
-                outcome,
-            }
+            let result = if spec.leases.allows(spec.shard, spec.epoch, Instant::now()) {
+                Some(perform(&spec).await)
+            } else {
+                tracing::warn!("lease lost before sending; the attempt is not made");
+                None
+            };
+            (spec.job, result)
         };
-        ctx.spawn(fut.into_actor(self).map(|done, act, ctx| {
-            act.reply_to.do_send(done);
+        let fut = tracing::Instrument::instrument(fut, span);
+        ctx.spawn(fut.into_actor(self).map(|(job, result), act, ctx| {
+            act.reply_to.do_send(AttemptDone {
+                job,
+                result,
+                permit: act.permit.take(),
+            });
             ctx.stop();
         }));
     }
@@ -202,6 +222,8 @@ pub async fn perform(spec: &AttemptSpec) -> (AttemptRecord, AttemptOutcome) {
         request_headers: headers_json,
         status_code: None,
         response_body: None,
+        response_body_base64: None,
+        response_headers: None,
         duration_ms,
         error_class: None,
         error_message: None,
@@ -209,8 +231,11 @@ pub async fn perform(spec: &AttemptSpec) -> (AttemptRecord, AttemptOutcome) {
     };
     let outcome = match result {
         Ok(answer) => {
+            let body = store_body(&answer.body);
             record.status_code = Some(i32::from(answer.status));
-            record.response_body = Some(answer.body);
+            record.response_body = Some(body.text);
+            record.response_body_base64 = body.base64;
+            record.response_headers = Some(answer.headers);
             if (200..300).contains(&answer.status) {
                 record.succeeded = true;
                 AttemptOutcome::Success {
@@ -227,10 +252,16 @@ pub async fn perform(spec: &AttemptSpec) -> (AttemptRecord, AttemptOutcome) {
         }
         Err((class, message)) => {
             record.error_class = Some(class.as_str());
-            record.error_message = Some(message);
+            record.error_message = Some(pg_text(&message));
             AttemptOutcome::Failed { class }
         }
     };
+    tracing::debug!(
+        status = record.status_code,
+        class = record.error_class,
+        duration_ms,
+        "attempt finished"
+    );
     (record, outcome)
 }
 
@@ -247,7 +278,8 @@ fn guard_literal(target: &str, allow_private: bool) -> Result<(), BlockedTarget>
 
 struct Answer {
     status: u16,
-    body: String,
+    body: Vec<u8>,
+    headers: String,
     retry_after: Option<Duration>,
 }
 
@@ -272,16 +304,23 @@ async fn send(
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
+    let headers = store_headers(
+        resp.headers()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes())),
+    );
     let body = read_prefix(&mut resp).await;
     Ok(Answer {
         status,
         body,
+        headers,
         retry_after,
     })
 }
 
-/// The first [`RESPONSE_BODY_LIMIT`] bytes of the answer; the rest is not read.
-async fn read_prefix<S, B, E>(mut payload: S) -> String
+/// The first [`RESPONSE_BODY_LIMIT`] bytes of the answer; the rest is not read. A body cut
+/// short (reset mid-way) keeps what arrived.
+async fn read_prefix<S, B, E>(mut payload: S) -> Vec<u8>
 where
     S: futures_util::Stream<Item = Result<B, E>> + Unpin,
     B: AsRef<[u8]>,
@@ -296,7 +335,7 @@ where
             _ => break,
         }
     }
-    String::from_utf8_lossy(&buf).into_owned()
+    buf
 }
 
 fn classify(e: &SendRequestError) -> (ErrorClass, String) {
@@ -317,6 +356,8 @@ fn classify(e: &SendRequestError) -> (ErrorClass, String) {
         {
             ErrorClass::Tls
         }
+        // The receiver answered, but not with HTTP we can read (oversized or malformed head).
+        SendRequestError::Response(_) | SendRequestError::H2(_) => ErrorClass::InvalidResponse,
         _ => ErrorClass::Connect,
     };
     (class, e.to_string())

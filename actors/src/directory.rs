@@ -1,18 +1,28 @@
-//! The in-process directory of live subscriptions: the first place ingestion looks a
-//! subscription up (Redis and then Postgres back it), and the index that fan-out uses to find
-//! every subscription whose filter matches an event type without scanning them all.
+//! The in-process directory of live subscriptions: a read model of the subscription change
+//! log (`subscription_changes`), and the index fan-out uses to find every subscription whose
+//! filter matches an event type without scanning them all.
 //!
-//! Routes update it synchronously with the row they just wrote, so a change is visible to
-//! the next request on this node at once. It is rebuilt from Postgres periodically, which
-//! also picks up changes made by other nodes.
+//! It is written only by [`Directory::catch_up`] (and by [`Directory::apply`] with rows a
+//! change or a look-up just read from Postgres); rows only ever move forward by `version`.
+//! `catch_up` reads the log after the last `seq` it applied, so a missed wake-up (Postgres
+//! `NOTIFY` or Redis) only delays a change until the next wake-up or periodic check
+//! ([`crate::feed`]); a log pruned past that point means a full reload.
+//!
+//! Must never: serve a row older than one it has already served, or skip a change.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::db::subscriptions::SubscriptionRow;
+use crate::cache::SubscriptionCache;
+use crate::db::changes;
+use crate::db::subscriptions::{self, SubscriptionRow};
 use crate::domain::EventType;
+
+/// Changes read per round trip while catching up.
+const CATCH_UP_PAGE: i64 = 1_000;
 
 #[derive(Default)]
 struct Inner {
@@ -23,12 +33,19 @@ struct Inner {
     prefix: HashMap<String, HashSet<Uuid>>,
     /// Subscriptions that take every event (`*` or no patterns).
     all: HashSet<Uuid>,
+    /// The last change applied.
+    seq: i64,
 }
 
 #[derive(Clone, Default)]
 pub struct Directory {
     inner: Arc<RwLock<Inner>>,
+    /// One catch-up at a time.
+    catching_up: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// What a catch-up changed: each id with its row now (`None`: deleted).
+pub type Applied = Vec<(Uuid, Option<Arc<SubscriptionRow>>)>;
 
 impl Directory {
     pub fn get(&self, id: Uuid) -> Option<Arc<SubscriptionRow>> {
@@ -43,27 +60,101 @@ impl Directory {
         self.len() == 0
     }
 
-    pub fn upsert(&self, row: SubscriptionRow) {
+    /// The last change this directory has applied.
+    pub fn seq(&self) -> i64 {
+        self.read().seq
+    }
+
+    /// Takes `row` unless a newer (or the same) version is already here.
+    pub fn apply(&self, row: SubscriptionRow) -> Option<Arc<SubscriptionRow>> {
         let mut inner = self.write();
+        if inner
+            .rows
+            .get(&row.id)
+            .is_some_and(|r| r.version >= row.version)
+        {
+            return None;
+        }
         inner.unindex(row.id);
         inner.index(&row);
-        inner.rows.insert(row.id, Arc::new(row));
+        let row = Arc::new(row);
+        inner.rows.insert(row.id, row.clone());
+        Some(row)
     }
 
-    pub fn remove(&self, id: Uuid) {
+    /// Forgets a subscription that was deleted at `version` (unless a newer row is here).
+    pub fn remove(&self, id: Uuid, version: i64) -> bool {
         let mut inner = self.write();
+        if inner.rows.get(&id).is_none_or(|r| r.version > version) {
+            return false;
+        }
         inner.unindex(id);
         inner.rows.remove(&id);
+        true
     }
 
-    /// Replaces everything with `rows` (a full reload from Postgres).
-    pub fn replace_all(&self, rows: Vec<SubscriptionRow>) {
-        let mut fresh = Inner::default();
+    /// Loads everything (at start, or when the log was pruned past this directory's `seq`).
+    pub async fn reload(&self, db: &PgPool) -> Result<(), sqlx::Error> {
+        let _one = self.catching_up.lock().await;
+        let (max, _) = changes::bounds(db).await?;
+        let rows = subscriptions::list_all_live(db).await?;
+        let mut fresh = Inner {
+            seq: max,
+            ..Inner::default()
+        };
         for row in rows {
             fresh.index(&row);
             fresh.rows.insert(row.id, Arc::new(row));
         }
         *self.write() = fresh;
+        Ok(())
+    }
+
+    /// Applies every change after the last one applied, reading rows from the Redis cache
+    /// (by version) or Postgres. Returns what changed.
+    pub async fn catch_up(
+        &self,
+        db: &PgPool,
+        cache: &SubscriptionCache,
+    ) -> Result<Applied, sqlx::Error> {
+        let _one = self.catching_up.lock().await;
+        let mut applied = Applied::new();
+        loop {
+            let from = self.seq();
+            let page = changes::after(db, from, CATCH_UP_PAGE).await?;
+            let Some(last) = page.last().map(|c| c.seq) else {
+                return Ok(applied);
+            };
+            if from > 0
+                && page.first().is_some_and(|c| c.seq > from + 1)
+                && pruned(db, from).await?
+            {
+                drop(_one);
+                self.reload(db).await?;
+                return Ok(applied);
+            }
+            let wanted: Vec<(Uuid, i64)> = page
+                .iter()
+                .map(|c| (c.subscription_id, c.version))
+                .collect();
+            let rows = cache.get_versions(db, &wanted).await?;
+            for (id, version) in &wanted {
+                match rows.get(id) {
+                    Some(row) => {
+                        if let Some(r) = self.apply(row.clone()) {
+                            applied.push((*id, Some(r)));
+                        }
+                    }
+                    None => {
+                        if self.remove(*id, *version) {
+                            applied.push((*id, None));
+                        }
+                    }
+                }
+            }
+            let mut inner = self.write();
+            inner.seq = inner.seq.max(last);
+        }
     }
 
     /// How many live subscriptions there are of each status.
@@ -116,6 +207,12 @@ impl Directory {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Whether changes after `seq` were pruned (the oldest kept is beyond the next one).
+async fn pruned(db: &PgPool, seq: i64) -> Result<bool, sqlx::Error> {
+    let (_, min) = changes::bounds(db).await?;
+    Ok(min > seq + 1)
 }
 
 impl Inner {
@@ -179,8 +276,8 @@ mod tests {
             previous_secret: None,
             previous_secret_expires_at: None,
             requires_signature: false,
-            failing_since: None,
-            owner_node: None,
+            version: 1,
+            shard: 0,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
@@ -204,7 +301,7 @@ mod tests {
             row(&["user.created"]),
         );
         for r in [&exact, &prefix, &star, &none, &other] {
-            d.upsert(r.clone());
+            d.apply(r.clone());
         }
         let mut want = vec![exact.id, prefix.id, star.id, none.id];
         want.sort();
@@ -215,15 +312,25 @@ mod tests {
     }
 
     #[test]
-    fn upsert_reindexes_and_remove_forgets() {
+    fn newer_versions_reindex_older_ones_are_ignored_and_remove_forgets() {
         let d = Directory::default();
         let mut r = row(&["a.b"]);
-        d.upsert(r.clone());
+        d.apply(r.clone());
         r.event_types = vec!["c.d".into()];
-        d.upsert(r.clone());
+        r.version = 2;
+        assert!(d.apply(r.clone()).is_some());
         assert!(ids(&d, "a.b").is_empty());
         assert_eq!(ids(&d, "c.d"), vec![r.id]);
-        d.remove(r.id);
+        let mut stale = r.clone();
+        stale.version = 1;
+        stale.event_types = vec!["a.b".into()];
+        assert!(
+            d.apply(stale).is_none(),
+            "an older version never replaces a newer one"
+        );
+        assert_eq!(ids(&d, "c.d"), vec![r.id]);
+        assert!(!d.remove(r.id, 1), "a delete older than the row is ignored");
+        assert!(d.remove(r.id, 3));
         assert!(ids(&d, "c.d").is_empty());
         assert!(d.is_empty());
     }

@@ -18,6 +18,21 @@ fn invalid(msg: impl Into<String>) -> Invalid {
     Invalid(msg.into())
 }
 
+/// Refuses control characters in a management string (`name` names the field). Tabs and
+/// line breaks are allowed where `multiline` says so (descriptions).
+pub fn check_text(name: &str, value: &str, multiline: bool) -> Result<(), Invalid> {
+    let bad = value
+        .chars()
+        .find(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+    match bad {
+        Some(c) => Err(invalid(format!(
+            "{name} must not contain control characters (found U+{:04X})",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// An absolute `http`/`https` URL that a subscription delivers to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -29,6 +44,7 @@ impl TargetUrl {
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let raw = raw.trim();
+        check_text("target_url", raw, false)?;
         if raw.len() > Self::MAX_LEN {
             return Err(invalid(format!(
                 "target_url is longer than {} characters",
@@ -318,9 +334,29 @@ string_enum!(
 
 impl DeliveryStatus {
     /// Statuses from which nothing more happens unless an operator asks.
+    pub const FINAL: &'static [Self] = &[Self::Succeeded, Self::Failed, Self::Filtered];
+    /// Statuses a subscription actor may send.
+    pub const DUE: &'static [Self] = &[Self::Pending, Self::Retrying];
+    /// Statuses of deliveries that are not finished (sent, to be sent, or held).
+    pub const UNFINISHED: &'static [Self] = &[
+        Self::Pending,
+        Self::Delivering,
+        Self::Retrying,
+        Self::Paused,
+    ];
+
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Filtered)
+        Self::FINAL.contains(&self)
     }
+}
+
+/// How many shards subscriptions are spread over (fixed: the migration computes the same).
+pub const SHARDS: u16 = 64;
+
+/// The shard a subscription belongs to: the last two (random) bytes of its UUIDv7.
+pub fn shard_of(id: uuid::Uuid) -> u16 {
+    let b = id.as_bytes();
+    u16::from_be_bytes([b[14], b[15]]) % SHARDS
 }
 
 string_enum!(
@@ -332,6 +368,7 @@ string_enum!(
         Tls => "tls",
         HttpStatus => "http_status",
         BlockedTarget => "blocked_target",
+        InvalidResponse => "invalid_response",
     }
 );
 
@@ -423,6 +460,19 @@ mod tests {
         assert!(uuid_floor(before) <= id);
         assert!(uuid_floor(after) > id);
         assert_eq!(uuid_floor(before).get_version_num(), 7);
+    }
+
+    #[test]
+    fn shards_spread_ids_evenly_and_stay_in_range() {
+        let mut counts = vec![0u32; usize::from(SHARDS)];
+        for _ in 0..64_000 {
+            let s = shard_of(uuid::Uuid::now_v7());
+            counts[usize::from(s)] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (700..1300).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]

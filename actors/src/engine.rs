@@ -1,7 +1,11 @@
-//! The engine: what the HTTP server holds. It starts the actor tree (supervisor,
-//! persistence, retention), loads the subscription directory, and is the one door routes use
-//! into the actors: store an ingest, hand over committed deliveries, re-queue, report changes,
-//! flush, stop.
+//! The engine: the one door the HTTP server uses into the delivery side. It starts the actor
+//! tree (supervisor, persistence, retention), claims the node id, loads the directory and
+//! follows the change feed; routes call it to look subscriptions up, change them (through
+//! [`crate::lifecycle`]), ingest, requeue, flush and stop.
+//!
+//! Data flows one way: route → engine → actors → store. An ingest is committed by the
+//! persistence actor and then dispatched to the subscription actors (or handed to the node
+//! holding the shard) from here, before the route answers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,30 +13,36 @@ use std::time::Duration;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 use crate::cache::{RedisPool, SubscriptionCache};
-use crate::db::deliveries::{self, AttemptRecord};
-use crate::db::messages::{IngestItem, IngestResult};
-use crate::db::subscriptions;
-use crate::directory::Directory;
-use crate::domain::SubscriptionStatus;
+use crate::db::deliveries;
+use crate::db::messages::{IngestItem, IngestResult, Receipt};
+use crate::db::outcomes::AttemptRecord;
+use crate::db::subscriptions::{self, SubscriptionRow, SubscriptionSpec};
+use crate::directory::{Applied, Directory};
+use crate::domain::{DeliveryStatus, Invalid, SigningSecret, SubscriptionStatus};
 use crate::job::DeliveryJob;
+use crate::lifecycle::{self, Committed, LifecycleError};
 use crate::messages::{
-    Dispatch, EngineLoad, Enqueue, Flush, GetLoad, Ingest, Shutdown, SubscriptionChanged, SweepNow,
+    Dispatch, EngineLoad, Enqueue, Flush, GetLoad, Ingest, Shutdown, SubscriptionsChanged, SweepNow,
 };
-use crate::persistence::{PersistError, PersistenceActor};
+use crate::ownership::{Identity, IdentityError, Leases};
+use crate::persistence::{IngestError, PersistenceActor};
 use crate::retention::{RetentionActor, RetentionPolicy, RetentionReport, RunOnce};
 use crate::retry::RetrySchedule;
 use crate::retry_store::RetryStore;
+use crate::subscription::core::CoreConfig;
 use crate::supervisor::Supervisor;
 
 /// Everything the engine is told by configuration.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub node_id: String,
-    /// Redis, for the subscription-change feed's own connection.
+    /// Postgres, for the connection that holds the node id.
+    pub database_url: String,
+    /// Redis, for the change feed's own connection.
     pub redis_url: String,
     pub redis_prefix: String,
     pub retry_schedule: RetrySchedule,
@@ -43,6 +53,7 @@ pub struct EngineConfig {
     pub cache_ttl: Duration,
     pub retention: RetentionPolicy,
     pub sweep_interval: Duration,
+    /// A lease lasts this long past its last renewal (`COURIER_NODE_TTL`).
     pub heartbeat_ttl: Duration,
     /// Attempts in flight at once on this node, all subscriptions together.
     pub max_attempts_in_flight: usize,
@@ -59,17 +70,30 @@ pub struct AttemptEvent {
     pub attempt: AttemptRecord,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("cannot load the subscription directory")]
+    Db(#[from] sqlx::Error),
+}
+
 /// What every actor shares.
 pub struct EngineDeps {
     pub db: PgPool,
     pub config: EngineConfig,
+    pub core_config: Arc<CoreConfig>,
     pub persistence: Addr<PersistenceActor>,
     pub directory: Directory,
     pub cache: SubscriptionCache,
     pub retry_store: RetryStore,
+    pub leases: Leases,
+    pub identity: Identity,
     pub events: broadcast::Sender<AttemptEvent>,
     /// Node-wide attempt permits (`max_attempts_in_flight`).
     pub attempt_permits: Arc<tokio::sync::Semaphore>,
+    /// Changes the directory applied, for the supervisor.
+    changes: mpsc::UnboundedSender<Applied>,
 }
 
 impl EngineDeps {
@@ -78,33 +102,44 @@ impl EngineDeps {
         let _ = self.events.send(event);
     }
 
-    /// Disables a subscription with a reason and holds its unfinished deliveries.
-    pub async fn disable(&self, id: Uuid, reason: &str) {
-        match subscriptions::set_status(&self.db, id, SubscriptionStatus::Disabled, Some(reason))
-            .await
-        {
-            Ok(Some(row)) => {
-                self.directory.upsert(row);
-                if let Err(e) = deliveries::hold_all(&self.db, id).await {
-                    tracing::error!(error = %e, %id, "cannot hold deliveries of a disabled subscription");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, %id, "cannot disable subscription"),
-        }
-        self.cache.invalidate(id).await;
-        crate::changes::publish(
-            self.cache.redis(),
-            &self.config.redis_prefix,
-            &self.config.node_id,
-            id,
-        )
-        .await;
+    /// Tells the supervisor what the directory applied.
+    pub fn note_applied(&self, applied: Applied) {
+        let _ = self.changes.send(applied);
     }
 
-    pub async fn set_failing_since(&self, id: Uuid, since: Option<DateTime<Utc>>) {
-        if let Err(e) = subscriptions::set_failing_since(&self.db, id, since).await {
-            tracing::warn!(error = %e, %id, "cannot record the subscription's failing streak");
+    /// After a committed transition: this node's directory takes it at once, the Redis cache
+    /// gets the new version, the actors hear of it, other nodes are woken.
+    pub async fn committed(&self, c: &Committed) {
+        let applied = match &c.row {
+            Some(row) => {
+                self.cache.put(row).await;
+                self.directory.apply(row.clone()).map(|r| (c.id, Some(r)))
+            }
+            None => self
+                .directory
+                .remove(c.id, c.version)
+                .then_some((c.id, None)),
+        };
+        if let Some(a) = applied {
+            self.note_applied(vec![a]);
+        }
+        let inactive = c
+            .row
+            .as_ref()
+            .is_none_or(|r| r.status() != SubscriptionStatus::Active);
+        if inactive {
+            self.retry_store.forget_subscription(c.id).await;
+        }
+        crate::feed::announce_change(self, c.seq).await;
+    }
+
+    /// Disables a subscription with a reason (its deliveries are held).
+    pub async fn disable(&self, id: Uuid, reason: &str) {
+        match lifecycle::set_status(&self.db, id, SubscriptionStatus::Disabled, Some(reason)).await
+        {
+            Ok(c) => self.committed(&c).await,
+            Err(LifecycleError::NotFound) => {}
+            Err(e) => tracing::error!(error = ?e, %id, "cannot disable subscription"),
         }
     }
 }
@@ -118,27 +153,35 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads the directory, starts the actors on their own threads, registers this node.
+    /// Claims the node id, loads the directory, starts the actors on their own threads.
     pub async fn start(
         config: EngineConfig,
         db: PgPool,
         redis: RedisPool,
-    ) -> Result<Self, sqlx::Error> {
+    ) -> Result<Self, EngineError> {
+        let identity = Identity::claim(&config.database_url, &config.node_id).await?;
         let directory = Directory::default();
-        directory.replace_all(subscriptions::list_all_live(&db).await?);
-        let retry_store = RetryStore::new(redis.clone(), &config.redis_prefix);
+        directory.reload(&db).await?;
+        let retry_store = RetryStore::new(redis.clone(), &config.redis_prefix, &config.node_id);
         let cache = SubscriptionCache::new(redis, config.redis_prefix.clone(), config.cache_ttl);
         let persistence = {
-            let (db, store, ttl) = (
+            let (db, store, node, ttl) = (
                 db.clone(),
                 retry_store.clone(),
+                config.node_id.clone(),
                 config.retention.idempotency_ttl,
             );
             PersistenceActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-                PersistenceActor::new(db, store, ttl)
+                PersistenceActor::new(db, node, store, ttl)
             })
         };
         let (events, _) = broadcast::channel(4096);
+        let (changes, changes_rx) = mpsc::unbounded_channel();
+        let core_config = Arc::new(CoreConfig {
+            retry_schedule: config.retry_schedule.clone(),
+            retry_after_cap: config.retry_after_cap,
+            disable_after: config.disable_after,
+        });
         let retention_policy = config.retention.clone();
         let attempt_permits = Arc::new(tokio::sync::Semaphore::new(
             config.max_attempts_in_flight.max(1),
@@ -146,56 +189,31 @@ impl Engine {
         let deps = Arc::new(EngineDeps {
             db: db.clone(),
             config,
+            core_config,
             persistence,
             directory,
             cache,
             retry_store,
+            leases: Leases::default(),
+            identity,
             events,
             attempt_permits,
+            changes,
         });
-        let supervisor = Supervisor::start_with(deps.clone()).await;
+        let supervisor = Supervisor::new(deps.clone()).start();
+        let _ = supervisor.send(crate::supervisor::TickNow).await;
+        forward_changes(changes_rx, supervisor.clone());
+        crate::feed::start(deps.clone(), supervisor.clone());
         let retention = RetentionActor::new(db, retention_policy).start();
-        let engine = Self {
+        Ok(Self {
             deps,
             supervisor,
             retention,
-        };
-        engine.follow_other_nodes();
-        Ok(engine)
+        })
     }
 
-    /// Applies other nodes' subscription changes to this node as they are published.
-    fn follow_other_nodes(&self) {
-        let c = &self.deps.config;
-        let (url, prefix, me) = (
-            c.redis_url.clone(),
-            c.redis_prefix.clone(),
-            c.node_id.clone(),
-        );
-        let engine = self.clone();
-        actix::spawn(crate::changes::listen(url, prefix, me, move |id| {
-            let engine = engine.clone();
-            async move { engine.reload_subscription(id).await }
-        }));
-    }
-
-    /// Re-reads a subscription changed elsewhere into the directory and tells its actor.
-    pub async fn reload_subscription(&self, id: Uuid) {
-        match subscriptions::get(&self.deps.db, id).await {
-            Ok(Some(row)) => self.deps.directory.upsert(row),
-            Ok(None) => self.deps.directory.remove(id),
-            Err(e) => {
-                tracing::warn!(error = %e, %id, "cannot reload a subscription changed on another node");
-                return;
-            }
-        }
-        self.subscription_changed(id);
-    }
-
-    /// Tells the other nodes that a subscription changed (this node already knows).
-    pub async fn publish_change(&self, id: Uuid) {
-        let c = &self.deps.config;
-        crate::changes::publish(self.deps.cache.redis(), &c.redis_prefix, &c.node_id, id).await;
+    pub fn config(&self) -> &EngineConfig {
+        &self.deps.config
     }
 
     pub fn directory(&self) -> &Directory {
@@ -206,43 +224,154 @@ impl Engine {
         &self.deps.cache
     }
 
-    pub fn config(&self) -> &EngineConfig {
-        &self.deps.config
+    pub fn leases(&self) -> &Leases {
+        &self.deps.leases
     }
 
-    /// Stores an ingest; resolves after its commit.
-    pub async fn ingest(&self, item: IngestItem) -> Result<IngestResult, PersistError> {
-        self.deps
+    /// A live subscription: from the directory, else from Postgres (a subscription created
+    /// on another node a moment ago), which the directory then keeps.
+    pub async fn subscription(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<Arc<SubscriptionRow>>, sqlx::Error> {
+        if let Some(row) = self.deps.directory.get(id) {
+            return Ok(Some(row));
+        }
+        let Some(row) = subscriptions::get(&self.deps.db, id).await? else {
+            return Ok(None);
+        };
+        self.deps.directory.apply(row.clone());
+        Ok(Some(
+            self.deps.directory.get(id).unwrap_or_else(|| Arc::new(row)),
+        ))
+    }
+
+    pub async fn create_subscription(
+        &self,
+        spec: &SubscriptionSpec,
+        secret: &SigningSecret,
+        requires_signature: bool,
+    ) -> Result<SubscriptionRow, LifecycleError> {
+        let c = lifecycle::create(&self.deps.db, spec, secret, requires_signature).await?;
+        self.deps.committed(&c).await;
+        c.row.ok_or(LifecycleError::NotFound)
+    }
+
+    pub async fn update_subscription(
+        &self,
+        id: Uuid,
+        change: impl FnOnce(&SubscriptionRow) -> Result<SubscriptionSpec, Invalid>,
+    ) -> Result<SubscriptionRow, LifecycleError> {
+        let c = lifecycle::update(&self.deps.db, id, change).await?;
+        self.deps.committed(&c).await;
+        c.row.ok_or(LifecycleError::NotFound)
+    }
+
+    pub async fn set_status(
+        &self,
+        id: Uuid,
+        status: SubscriptionStatus,
+    ) -> Result<SubscriptionRow, LifecycleError> {
+        let c = lifecycle::set_status(&self.deps.db, id, status, None).await?;
+        self.deps.committed(&c).await;
+        c.row.ok_or(LifecycleError::NotFound)
+    }
+
+    pub async fn rotate_secret(
+        &self,
+        id: Uuid,
+        secret: &SigningSecret,
+        overlap_until: DateTime<Utc>,
+    ) -> Result<SubscriptionRow, LifecycleError> {
+        let c = lifecycle::rotate_secret(&self.deps.db, id, secret, overlap_until).await?;
+        self.deps.committed(&c).await;
+        c.row.ok_or(LifecycleError::NotFound)
+    }
+
+    pub async fn delete_subscription(&self, id: Uuid) -> Result<(), LifecycleError> {
+        let c = lifecycle::delete(&self.deps.db, id).await?;
+        self.deps.committed(&c).await;
+        Ok(())
+    }
+
+    /// Stores an ingest (group-committed with others) and, once committed, hands its due
+    /// deliveries to the actors: the caller answers after this returns.
+    pub async fn ingest(&self, item: IngestItem) -> Result<IngestResult, IngestError> {
+        let message = item.message.clone();
+        let result = self
+            .deps
             .persistence
             .send(Ingest(item))
             .await
-            .unwrap_or(Err(PersistError::Stopped))
+            .unwrap_or(Err(IngestError::Stopped))?;
+        if let IngestResult::Stored(receipt) = &result {
+            self.dispatch(&message, receipt);
+        }
+        Ok(result)
     }
 
-    /// Hands committed deliveries (with payloads) to their subscription actors.
-    pub fn dispatch(&self, jobs: Vec<DeliveryJob>) {
+    fn dispatch(&self, message: &crate::db::messages::NewMessage, receipt: &Receipt) {
+        let now_ms = Utc::now().timestamp_millis();
+        let jobs: Vec<DeliveryJob> = receipt
+            .deliveries
+            .iter()
+            .filter(|d| d.status == DeliveryStatus::Pending)
+            .map(|d| DeliveryJob {
+                delivery_id: d.id,
+                message_id: message.id,
+                subscription_id: d.subscription_id,
+                event_type: message.event_type.clone(),
+                payload: Some(message.payload.clone()),
+                attempts_made: 0,
+                attempt_base: 0,
+                due_ms: now_ms,
+            })
+            .collect();
         if !jobs.is_empty() {
-            self.supervisor.do_send(Dispatch { jobs });
+            self.supervisor.do_send(Dispatch {
+                jobs,
+                from_peer: false,
+            });
         }
     }
 
-    /// Hands deliveries known by id (due now) to their subscription's actor.
-    pub fn requeue(&self, subscription_id: Uuid, ids: Vec<Uuid>) {
-        if ids.is_empty() {
-            return;
-        }
+    /// Operator retry: due now with a fresh budget (held while the subscription is not
+    /// active). Returns the ids that were requeued or held, with their status.
+    pub async fn retry(
+        &self,
+        ids: &[Uuid],
+        only: Option<DeliveryStatus>,
+    ) -> Result<Vec<(Uuid, Uuid, String)>, sqlx::Error> {
+        let rows = deliveries::requeue(&self.deps.db, ids, only).await?;
         let now = Utc::now().timestamp_millis();
-        let deliveries = ids.into_iter().map(|id| (id, now)).collect();
-        self.supervisor.do_send(Enqueue {
-            subscription_id,
-            deliveries,
-            force: true,
-        });
+        let mut by_sub: std::collections::HashMap<Uuid, Vec<(Uuid, i64)>> = Default::default();
+        for (id, sub, status) in &rows {
+            if status == DeliveryStatus::Pending.as_str() {
+                by_sub.entry(*sub).or_default().push((*id, now));
+            }
+        }
+        for (subscription_id, deliveries) in by_sub {
+            self.supervisor.do_send(Enqueue {
+                subscription_id,
+                deliveries,
+                force: true,
+            });
+        }
+        Ok(rows)
     }
 
-    /// The directory already holds the change; the actors re-read it.
-    pub fn subscription_changed(&self, id: Uuid) {
-        self.supervisor.do_send(SubscriptionChanged { id });
+    /// Re-queues every failed delivery of a subscription created since `since`.
+    pub async fn recover(
+        &self,
+        subscription_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<usize, sqlx::Error> {
+        let ids = deliveries::failed_since(&self.deps.db, subscription_id, since).await?;
+        let mut n = 0;
+        for chunk in ids.chunks(5_000) {
+            n += self.retry(chunk, Some(DeliveryStatus::Failed)).await?.len();
+        }
+        Ok(n)
     }
 
     /// Waits until every outcome reported so far is written.
@@ -250,7 +379,7 @@ impl Engine {
         let _ = self.deps.persistence.send(Flush).await;
     }
 
-    /// Runs the sweeper now; returns how many deliveries it handed over.
+    /// Runs the sweeper now; returns how many subscriptions it woke.
     pub async fn sweep_now(&self) -> usize {
         self.supervisor.send(SweepNow).await.unwrap_or(0)
     }
@@ -269,10 +398,20 @@ impl Engine {
         self.deps.events.subscribe()
     }
 
-    /// Stops the actors and writes what the persistence actor still holds.
+    /// Stops the actors, writes what the persistence actor holds, hands the leases back.
     pub async fn shutdown(&self) {
         let _ = self.supervisor.send(Shutdown).await;
         self.retention.do_send(Shutdown);
         self.flush().await;
+        self.deps.identity.release().await;
     }
+}
+
+/// Passes the directory's applied changes to the supervisor, in order.
+fn forward_changes(mut rx: mpsc::UnboundedReceiver<Applied>, supervisor: Addr<Supervisor>) {
+    actix::spawn(async move {
+        while let Some(applied) = rx.recv().await {
+            supervisor.do_send(SubscriptionsChanged { applied });
+        }
+    });
 }

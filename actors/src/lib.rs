@@ -3,25 +3,34 @@
 //! Courier's delivery engine: the actor system and everything it stands on.
 //!
 //! - [`domain`], [`headers`], [`units`]: values parsed at the edge.
-//! - [`signing`], [`retry`], [`ssrf`]: pure cores (signatures, retry timing, the SSRF guard).
-//! - [`db`]: all SQL. [`cache`]: Redis and the subscription cache. [`changes`]: the
-//!   subscription-change feed between nodes.
-//! - [`supervisor`] → [`subscription`] → [`delivery`]: the actor tree that sends; beside it
-//!   [`persistence`] (batched writes, group-committed ingests) and [`retention`].
-//!   [`messages`] lists what they say to each other; [`directory`] and [`retry_store`] are
-//!   the in-memory and Redis views they share.
+//! - [`signing`], [`retry`], [`ssrf`], [`answer`], [`payload`]: pure cores (signatures, retry timing, the
+//!   SSRF guard, storing what receivers answer, JSON shape limits). [`clock`]: injectable time.
+//! - [`db`]: all SQL. [`cache`]: Redis and the version-keyed subscription cache.
+//! - [`lifecycle`]: every subscription change, one transaction each, into the change log;
+//!   [`directory`]: each node's read model of that log; [`feed`]: how nodes wake each other
+//!   and hand work over.
+//! - [`ownership`]: shard leases with epochs — which node may send for which subscription.
+//! - [`supervisor`] → [`subscription`] (a shell around a pure decision core) → [`delivery`]:
+//!   the actor tree that sends; beside it [`persistence`] (group-committed ingests, fenced
+//!   outcome batches) and [`retention`]. [`messages`] lists what they say to each other;
+//!   [`retry_store`] is the Redis schedule and in-flight marks.
 //! - [`engine`]: the handle the HTTP server holds to start, use and stop all of it.
 
+pub mod answer;
 pub mod cache;
-pub mod changes;
+pub mod clock;
 pub mod db;
 pub mod delivery;
 pub mod directory;
 pub mod domain;
 pub mod engine;
+pub mod feed;
 pub mod headers;
 pub mod job;
+pub mod lifecycle;
 pub mod messages;
+pub mod ownership;
+pub mod payload;
 pub mod persistence;
 pub mod retention;
 pub mod retry;

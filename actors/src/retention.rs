@@ -2,6 +2,9 @@
 //! messages and expired idempotency answers older than their retention, in bounded batches
 //! so no statement holds locks for long.
 //!
+//! Every delete re-checks its condition inside the `DELETE` itself, so a row that changed
+//! between choosing and deleting (a retry or recover landing in between) is kept.
+//!
 //! Takes: [`RunOnce`] (tests and operators step it), [`Shutdown`]. Sends: nothing.
 //! Must never: delete an unfinished delivery or its message.
 
@@ -33,6 +36,8 @@ pub struct RetentionReport {
     pub messages: u64,
     pub idempotency_keys: u64,
     pub subscriptions: u64,
+    /// Subscription change-log entries (kept 24 h: a directory further behind reloads).
+    pub changes: u64,
 }
 
 /// Run now; `None` when a run is already going.
@@ -97,37 +102,32 @@ async fn delete_in_batches(
     }
 }
 
-/// Deletes finished deliveries in batches and counts them (the statement's own count is of
-/// the attempts it took with them).
+crate::statement!(
+    /// Finished deliveries older than the cutoff and, in the same statement, their attempts.
+    /// The status condition is inside the `DELETE`: Postgres re-checks it on the row it
+    /// locks, so a delivery requeued after the inner `SELECT` chose it survives.
+    DELETE_DELIVERIES = "WITH gone AS (DELETE FROM deliveries WHERE id IN \
+       (SELECT id FROM deliveries WHERE id < $1 AND status IN {FINAL} LIMIT $2) \
+       AND status IN {FINAL} RETURNING id), \
+     a AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM gone)) \
+     SELECT count(*) FROM gone"
+);
+
+/// Deletes finished deliveries (with their attempts) in batches; returns how many.
 async fn delete_deliveries(
     db: &PgPool,
     cutoff: uuid::Uuid,
     batch: i64,
 ) -> Result<u64, sqlx::Error> {
-    let mut total = 0;
+    let mut total = 0u64;
     loop {
-        let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
-            "SELECT id FROM deliveries WHERE id < $1 AND status IN ('succeeded', 'failed', 'filtered') LIMIT $2",
-        )
-        .bind(cutoff)
-        .bind(batch)
-        .fetch_all(db)
-        .await?;
-        if ids.is_empty() {
-            return Ok(total);
-        }
-        let mut tx = db.begin().await?;
-        sqlx::query("DELETE FROM attempts WHERE delivery_id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
+        let n: i64 = sqlx::query_scalar(DELETE_DELIVERIES.as_str())
+            .bind(cutoff)
+            .bind(batch)
+            .fetch_one(db)
             .await?;
-        total += sqlx::query("DELETE FROM deliveries WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        if ids.len() < usize::try_from(batch).unwrap_or(0) {
+        total += u64::try_from(n).unwrap_or(0);
+        if n < batch {
             return Ok(total);
         }
     }
@@ -145,6 +145,8 @@ async fn run(db: PgPool, policy: RetentionPolicy) -> Result<RetentionReport, sql
         idempotency_keys: delete_in_batches(&db, STATEMENTS[2], Cutoff::Time(keys), policy.batch)
             .await?,
         subscriptions: delete_in_batches(&db, STATEMENTS[3], Cutoff::Time(logs), policy.batch)
+            .await?,
+        changes: crate::db::changes::prune(&db, now - chrono::Duration::hours(24), policy.batch)
             .await?,
     })
 }

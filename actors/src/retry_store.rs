@@ -1,22 +1,40 @@
-//! The retry schedule in Redis: a sorted set `{prefix}retries` of delivery ids scored by due
-//! time (epoch ms), member `"{subscription_id}:{delivery_id}"`. It lets a restarted node
-//! resume pending retries at once; Postgres stays the source of truth, and the sweeper
-//! rebuilds anything Redis lost. Failures here are logged, never fatal.
+//! Redis beside Postgres, per shard:
 //!
-//! Beside it, the set `{prefix}inflight` marks attempts under way. What is still marked when
-//! a node starts was in flight when the previous run died: those deliveries will be attempted
-//! again, and are counted as possible duplicates.
+//! - `{prefix}retries:{shard}`: a sorted set of pending retries, member
+//!   `"{subscription_id}:{delivery_id}"`, scored by due time (epoch ms). The node that takes
+//!   a shard's lease loads that set, so its retries resume on time; Postgres stays the truth
+//!   and the sweeper finds anything Redis lost.
+//! - `{prefix}inflight:{shard}`: a hash of attempts under way, field
+//!   `"{delivery_id}:{attempt}"`, value `"{node}:{epoch}"`, written **before** the attempt is
+//!   sent and cleared once its outcome is written. Whatever is still there when a node takes
+//!   the shard was interrupted; those without a recorded attempt are the possible duplicates.
+//!
+//! Failures here are logged and never fatal.
 
-use bb8_redis::redis;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bb8_redis::redis::{self, AsyncCommands};
 use uuid::Uuid;
 
 use crate::cache::RedisPool;
+use crate::domain::{SHARDS, shard_of};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no redis connection")]
+    Pool(#[from] bb8_redis::bb8::RunError<redis::RedisError>),
+    #[error("redis command failed")]
+    Redis(#[from] redis::RedisError),
+    #[error("redis did not answer in time")]
+    Timeout,
+}
 
 #[derive(Clone)]
 pub struct RetryStore {
     redis: RedisPool,
-    key: String,
-    inflight_key: String,
+    prefix: String,
+    node: String,
 }
 
 /// One entry: which delivery, of which subscription, due when.
@@ -27,106 +45,127 @@ pub struct ScheduledRetry {
     pub due_ms: i64,
 }
 
+/// An attempt marked in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Mark {
+    pub shard: u16,
+    pub delivery_id: Uuid,
+    pub attempt: i32,
+    pub epoch: i64,
+}
+
+/// How long a send waits for its in-flight mark before going anyway.
+const MARK_TIMEOUT: Duration = Duration::from_millis(250);
+
 impl RetryStore {
-    pub fn new(redis: RedisPool, prefix: &str) -> Self {
+    pub fn new(redis: RedisPool, prefix: &str, node: &str) -> Self {
         Self {
             redis,
-            key: format!("{prefix}retries"),
-            inflight_key: format!("{prefix}inflight"),
+            prefix: prefix.to_owned(),
+            node: node.to_owned(),
         }
     }
 
-    /// Adds and removes entries in one pipelined round trip; `remove` also clears the
-    /// deliveries' in-flight marks.
-    pub async fn apply(&self, add: &[ScheduledRetry], remove: &[(Uuid, Uuid)]) {
-        if add.is_empty() && remove.is_empty() {
+    fn retries_key(&self, shard: u16) -> String {
+        format!("{}retries:{shard}", self.prefix)
+    }
+
+    fn marks_key(&self, shard: u16) -> String {
+        format!("{}inflight:{shard}", self.prefix)
+    }
+
+    /// After outcomes are written: adds retries, removes finished ones, clears marks — one
+    /// pipelined round trip.
+    pub async fn apply(&self, add: &[ScheduledRetry], remove: &[(Uuid, Uuid)], unmark: &[Mark]) {
+        if add.is_empty() && remove.is_empty() && unmark.is_empty() {
             return;
         }
         let mut pipe = redis::pipe();
-        if !remove.is_empty() || !add.is_empty() {
-            let done: Vec<String> = remove
-                .iter()
-                .map(|(s, d)| format!("{s}:{d}"))
-                .chain(
-                    add.iter()
-                        .map(|r| format!("{}:{}", r.subscription_id, r.delivery_id)),
-                )
-                .collect();
-            pipe.srem(&self.inflight_key, done).ignore();
-        }
         for r in add {
+            let member = format!("{}:{}", r.subscription_id, r.delivery_id);
             pipe.zadd(
-                &self.key,
-                format!("{}:{}", r.subscription_id, r.delivery_id),
+                self.retries_key(shard_of(r.subscription_id)),
+                member,
                 r.due_ms,
             )
             .ignore();
         }
-        if !remove.is_empty() {
-            let members: Vec<String> = remove.iter().map(|(s, d)| format!("{s}:{d}")).collect();
-            pipe.zrem(&self.key, members).ignore();
+        for (s, d) in remove {
+            pipe.zrem(self.retries_key(shard_of(*s)), format!("{s}:{d}"))
+                .ignore();
         }
-        match self.redis.get().await {
-            Ok(mut conn) => {
-                if let Err(e) = pipe.query_async::<()>(&mut *conn).await {
-                    tracing::warn!(error = %e, "cannot update the retry schedule in redis");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "redis unavailable; retry schedule kept in postgres only")
-            }
+        for m in unmark {
+            pipe.hdel(
+                self.marks_key(m.shard),
+                format!("{}:{}", m.delivery_id, m.attempt),
+            )
+            .ignore();
         }
-    }
-
-    /// Marks attempts as under way.
-    pub async fn mark_in_flight(&self, started: &[(Uuid, Uuid)]) {
-        if started.is_empty() {
-            return;
-        }
-        let members: Vec<String> = started.iter().map(|(s, d)| format!("{s}:{d}")).collect();
-        if let Ok(mut conn) = self.redis.get().await
-            && let Err(e) = redis::cmd("SADD")
-                .arg(&self.inflight_key)
-                .arg(members)
-                .query_async::<()>(&mut *conn)
-                .await
-        {
-            tracing::debug!(error = %e, "cannot mark attempts in flight");
+        if let Err(e) = self.run(pipe).await {
+            tracing::warn!(error = %e, "cannot update the retry schedule in redis");
         }
     }
 
-    /// Takes (and clears) the marks left by a previous run: attempts that were under way
-    /// when it stopped.
-    pub async fn take_in_flight(&self) -> Result<Vec<(Uuid, Uuid)>, String> {
-        let mut conn = self.redis.get().await.map_err(|e| e.to_string())?;
-        let (members,): (Vec<String>,) = redis::pipe()
+    async fn run(&self, pipe: redis::Pipeline) -> Result<(), StoreError> {
+        let mut conn = self.redis.get().await?;
+        pipe.query_async::<()>(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Marks attempts as under way; `false` when Redis did not confirm in time.
+    pub async fn mark(&self, marks: &[Mark]) -> bool {
+        if marks.is_empty() {
+            return true;
+        }
+        let mut pipe = redis::pipe();
+        for m in marks {
+            pipe.hset(
+                self.marks_key(m.shard),
+                format!("{}:{}", m.delivery_id, m.attempt),
+                format!("{}:{}", self.node, m.epoch),
+            )
+            .ignore();
+        }
+        match tokio::time::timeout(MARK_TIMEOUT, self.run(pipe)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "cannot mark attempts in flight");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Takes (and clears) the marks of a shard: attempts interrupted before this node took
+    /// it, as `(delivery, attempt number)`.
+    pub async fn take_marks(&self, shard: u16) -> Result<Vec<(Uuid, i32)>, StoreError> {
+        let mut conn = self.redis.get().await?;
+        let key = self.marks_key(shard);
+        let (fields,): (HashMap<String, String>,) = redis::pipe()
             .atomic()
-            .smembers(&self.inflight_key)
-            .del(&self.inflight_key)
+            .hgetall(&key)
+            .del(&key)
             .ignore()
             .query_async(&mut *conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(members
-            .iter()
-            .filter_map(|m| parse_member(m, 0).map(|r| (r.subscription_id, r.delivery_id)))
+            .await?;
+        Ok(fields
+            .keys()
+            .filter_map(|f| {
+                let (d, n) = f.split_once(':')?;
+                Some((d.parse().ok()?, n.parse().ok()?))
+            })
             .collect())
     }
 
-    /// Every scheduled retry, in due order (read in pages of 10,000).
-    pub async fn load_all(&self) -> Result<Vec<ScheduledRetry>, String> {
-        let mut conn = self.redis.get().await.map_err(|e| e.to_string())?;
+    /// Every retry scheduled in a shard, in due order (read in pages of 10,000).
+    pub async fn load_shard(&self, shard: u16) -> Result<Vec<ScheduledRetry>, StoreError> {
+        let mut conn = self.redis.get().await?;
+        let key = self.retries_key(shard);
         let mut out = Vec::new();
         let mut start = 0isize;
         loop {
-            let page: Vec<(String, i64)> = redis::cmd("ZRANGE")
-                .arg(&self.key)
-                .arg(start)
-                .arg(start + 9_999)
-                .arg("WITHSCORES")
-                .query_async(&mut *conn)
-                .await
-                .map_err(|e| e.to_string())?;
+            let page: Vec<(String, i64)> =
+                conn.zrange_withscores(&key, start, start + 9_999).await?;
             let n = page.len();
             out.extend(
                 page.into_iter()
@@ -139,14 +178,51 @@ impl RetryStore {
         }
     }
 
-    /// How many retries Redis holds.
-    pub async fn count(&self) -> Result<u64, String> {
-        let mut conn = self.redis.get().await.map_err(|e| e.to_string())?;
-        redis::cmd("ZCARD")
-            .arg(&self.key)
-            .query_async(&mut *conn)
-            .await
-            .map_err(|e| e.to_string())
+    /// Removes entries (unknown or no longer active subscriptions' retries found at load).
+    pub async fn forget(&self, entries: &[ScheduledRetry]) {
+        let remove: Vec<(Uuid, Uuid)> = entries
+            .iter()
+            .map(|r| (r.subscription_id, r.delivery_id))
+            .collect();
+        self.apply(&[], &remove, &[]).await;
+    }
+
+    /// Removes every retry of a subscription (it was paused, disabled or deleted: Postgres
+    /// holds its deliveries).
+    pub async fn forget_subscription(&self, subscription_id: Uuid) {
+        let key = self.retries_key(shard_of(subscription_id));
+        let result: Result<(), StoreError> = async {
+            let mut conn = self.redis.get().await?;
+            let pattern = format!("{subscription_id}:*");
+            let members: Vec<String> = {
+                let mut iter: redis::AsyncIter<(String, f64)> =
+                    conn.zscan_match(&key, &pattern).await?;
+                let mut v = Vec::new();
+                while let Some(item) = futures_util::StreamExt::next(&mut iter).await {
+                    v.push(item?.0);
+                }
+                v
+            };
+            if !members.is_empty() {
+                let _: () = conn.zrem(&key, members).await?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, %subscription_id, "cannot remove a subscription's retries from redis");
+        }
+    }
+
+    /// How many retries Redis holds, all shards together.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        let mut conn = self.redis.get().await?;
+        let mut pipe = redis::pipe();
+        for s in 0..SHARDS {
+            pipe.zcard(self.retries_key(s));
+        }
+        let counts: Vec<u64> = pipe.query_async(&mut *conn).await?;
+        Ok(counts.iter().sum())
     }
 }
 

@@ -6,8 +6,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use courier_actors::db::deliveries::{self as db, LogFilter};
-use courier_actors::db::messages;
-use courier_actors::domain::{DeliveryStatus, SubscriptionStatus};
+use courier_actors::db::{messages, subscriptions};
+use courier_actors::domain::{DeliveryStatus, EventType};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -88,10 +88,15 @@ fn log_filter(q: &LogQuery) -> ApiResult<LogFilter> {
         }
         None => None,
     };
-    let event_type = q.event_type.clone().filter(|s| !s.is_empty());
-    if event_type.as_ref().is_some_and(|e| e.len() > 128) {
-        return Err(ApiError::BadQuery("event_type is too long".into()));
-    }
+    let event_type = match q.event_type.as_deref().filter(|s| !s.is_empty()) {
+        Some(e) => Some(
+            EventType::parse(e)
+                .map_err(|e| ApiError::BadQuery(format!("event_type: {e}")))?
+                .as_str()
+                .to_owned(),
+        ),
+        None => None,
+    };
     let since = parse_time("since", q.since.as_deref())?;
     let until = parse_time("until", q.until.as_deref())?;
     if let (Some(s), Some(u)) = (since, until)
@@ -108,11 +113,11 @@ fn log_filter(q: &LogQuery) -> ApiResult<LogFilter> {
 }
 
 async fn subscription_exists(state: &AppState, id: Uuid) -> ApiResult<()> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM subscriptions WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&state.db)
-        .await?;
-    found.map(|_| ()).ok_or(ApiError::NotFound("subscription"))
+    if subscriptions::exists_ever(&state.db, id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("subscription"))
+    }
 }
 
 /// A subscription's deliveries with their attempts, newest first (kept after the
@@ -148,19 +153,14 @@ pub async fn retry_delivery(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let row = db::get(&state.db, *id)
+    db::get(&state.db, *id)
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
-    let sub = state
-        .engine
-        .directory()
-        .get(row.subscription_id)
-        .ok_or_else(|| ApiError::Conflict("the delivery's subscription was deleted".into()))?;
-    db::requeue(&state.db, *id).await?;
-    if sub.status() == SubscriptionStatus::Active {
-        state.engine.requeue(sub.id, vec![*id]);
-    } else {
-        db::hold(&state.db, &[*id]).await?;
+    let requeued = state.engine.retry(&[*id], None).await?;
+    if requeued.is_empty() {
+        return Err(ApiError::Conflict(
+            "the delivery's subscription was deleted".into(),
+        ));
     }
     Ok(HttpResponse::Accepted().json(one_delivery(&state, *id).await?))
 }
@@ -191,18 +191,12 @@ pub async fn recover(
 ) -> ApiResult<HttpResponse> {
     let since = parse_time("since", query.since.as_deref())?
         .ok_or_else(|| ApiError::BadQuery("since is required".into()))?;
-    let sub = state
+    state
         .engine
-        .directory()
-        .get(*id)
+        .subscription(*id)
+        .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    let ids = db::recover(&state.db, *id, since).await?;
-    let requeued = ids.len();
-    if sub.status() == SubscriptionStatus::Active {
-        state.engine.requeue(*id, ids);
-    } else {
-        db::hold(&state.db, &ids).await?;
-    }
+    let requeued = state.engine.recover(*id, since).await?;
     tracing::info!(sub = %id, requeued, "failed deliveries recovered");
     Ok(HttpResponse::Accepted().json(Recovered { requeued }))
 }

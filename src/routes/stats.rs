@@ -4,6 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use courier_actors::db::stats;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -17,7 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.at("/stats/overview", web::get().to(overview));
 }
 
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MinuteStats {
     pub minute: DateTime<Utc>,
     pub succeeded: i64,
@@ -31,7 +32,7 @@ pub struct StatusCounts {
     pub disabled: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FailingSubscription {
     pub id: Uuid,
     pub target_url: String,
@@ -59,48 +60,36 @@ pub struct Overview {
     responses((status = 200, body = Overview), (status = 401, body = ErrorBody)))]
 pub async fn overview(_key: ApiKey, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let db = &state.db;
-    // Attempt ids are time-ordered: "the last hour" is a primary-key range.
-    let hour_ago = courier_actors::domain::uuid_floor(Utc::now() - chrono::Duration::minutes(61));
-    let per_minute: Vec<MinuteStats> = sqlx::query_as(
-        "SELECT m.minute, count(a.id) FILTER (WHERE a.succeeded) AS succeeded, \
-         count(a.id) FILTER (WHERE NOT a.succeeded) AS failed \
-         FROM generate_series(date_trunc('minute', now()) - interval '59 minutes', date_trunc('minute', now()), interval '1 minute') AS m(minute) \
-         LEFT JOIN (SELECT attempted_at, succeeded, id FROM attempts WHERE id >= $1) a \
-           ON a.attempted_at >= m.minute AND a.attempted_at < m.minute + interval '1 minute' \
-         GROUP BY m.minute ORDER BY m.minute",
-    )
-    .bind(hour_ago)
-    .fetch_all(db)
-    .await?;
-    let (pending_retries, queued): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'retrying'), count(*) FILTER (WHERE status IN ('pending', 'paused')) \
-         FROM deliveries WHERE status IN ('pending', 'delivering', 'retrying', 'paused')",
-    )
-    .fetch_one(db)
-    .await?;
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT status, count(*) FROM subscriptions WHERE deleted_at IS NULL GROUP BY status",
-    )
-    .fetch_all(db)
-    .await?;
+    let per_minute = stats::attempts_per_minute(db)
+        .await?
+        .into_iter()
+        .map(|m| MinuteStats {
+            minute: m.minute,
+            succeeded: m.succeeded,
+            failed: m.failed,
+        })
+        .collect();
+    let (pending_retries, queued) = stats::waiting(db).await?;
     let mut subscriptions = StatusCounts::default();
-    for (status, n) in counts {
+    for (status, n) in stats::subscriptions_by_status(db).await? {
         match status.as_str() {
             "active" => subscriptions.active = n,
             "paused" => subscriptions.paused = n,
             _ => subscriptions.disabled += n,
         }
     }
-    let failing_subscriptions: Vec<FailingSubscription> = sqlx::query_as(
-        "SELECT s.id, s.target_url, s.status, s.disabled_reason, s.failing_since, \
-         (SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id \
-          WHERE d.subscription_id = s.id AND NOT a.succeeded AND a.id >= $1) AS failed_last_hour \
-         FROM subscriptions s WHERE s.deleted_at IS NULL AND (s.status = 'disabled' OR s.failing_since IS NOT NULL) \
-         ORDER BY s.status = 'disabled' DESC, s.failing_since NULLS LAST LIMIT 50",
-    )
-    .bind(hour_ago)
-    .fetch_all(db)
-    .await?;
+    let failing_subscriptions = stats::failing_subscriptions(db)
+        .await?
+        .into_iter()
+        .map(|f| FailingSubscription {
+            id: f.id,
+            target_url: f.target_url,
+            status: f.status,
+            disabled_reason: f.disabled_reason,
+            failing_since: f.failing_since,
+            failed_last_hour: f.failed_last_hour,
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(Overview {
         per_minute,
         pending_retries,

@@ -50,6 +50,11 @@ pub fn event_json(e: &AttemptEvent) -> serde_json::Value {
             request_headers: serde_json::from_str(&a.request_headers).unwrap_or_default(),
             status_code: a.status_code,
             response_body: a.response_body.clone(),
+            response_body_base64: a.response_body_base64.clone(),
+            response_headers: a
+                .response_headers
+                .as_deref()
+                .and_then(|h| serde_json::from_str(h).ok()),
             duration_ms: a.duration_ms,
             error_class: a.error_class.map(str::to_owned),
             error_message: a.error_message.clone(),

@@ -1,14 +1,16 @@
 //! Subscription management: create, list, get, PUT, PATCH, DELETE, pause, resume and
 //! rotate-secret. Bodies are parsed into domain types here; below this module nothing
-//! re-validates. Every change drops the cached copy at once and tells the engine.
+//! re-validates. Every change goes through the engine's lifecycle (one transaction each,
+//! recorded in the change log that every node's directory follows).
 
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use courier_actors::db::deliveries;
 use courier_actors::db::subscriptions::{self as db, SubscriptionRow, SubscriptionSpec};
-use courier_actors::domain::{EventFilter, Invalid, SigningSecret, SubscriptionStatus, TargetUrl};
+use courier_actors::domain::{
+    EventFilter, Invalid, SigningSecret, SubscriptionStatus, TargetUrl, check_text,
+};
 use courier_actors::headers::ExtraHeaders;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -192,7 +194,11 @@ fn check_description(d: Option<String>) -> Result<Option<String>, Invalid> {
         Some(d) if d.chars().count() > 1000 => {
             Err(Invalid("description is longer than 1000 characters".into()))
         }
-        other => Ok(other),
+        Some(d) => {
+            check_text("description", &d, true)?;
+            Ok(Some(d))
+        }
+        None => Ok(None),
     }
 }
 
@@ -256,18 +262,6 @@ fn merge_patch(
     )
 }
 
-/// Makes a change visible at once: this node's directory takes the new row (or forgets a
-/// deleted one), the Redis copy is dropped, and the subscription's actor re-reads it.
-async fn changed(state: &AppState, id: Uuid, row: Option<&SubscriptionRow>) {
-    match row {
-        Some(row) => state.engine.directory().upsert(row.clone()),
-        None => state.engine.directory().remove(id),
-    }
-    state.cache.invalidate(id).await;
-    state.engine.subscription_changed(id);
-    state.engine.publish_change(id).await;
-}
-
 /// Create a subscription.
 #[utoipa::path(post, path = "/subscriptions/", tag = "subscriptions", request_body = SubscriptionBody,
     security(("api_key" = [])),
@@ -285,17 +279,10 @@ pub async fn create_subscription(
         Some(s) => (SigningSecret::parse(&s)?, true),
         None => (SigningSecret::generate(), false),
     };
-    let row = db::insert(
-        &state.db,
-        &spec,
-        &secret,
-        requires_signature,
-        &state.settings.node_id,
-    )
-    .await?;
-    state.engine.directory().upsert(row.clone());
-    state.cache.put(&row).await;
-    state.engine.publish_change(row.id).await;
+    let row = state
+        .engine
+        .create_subscription(&spec, &secret, requires_signature)
+        .await?;
     tracing::info!(id = %row.id, "subscription created");
     let view = SubscriptionView::from_row(row, Some(secret.expose().to_owned()));
     Ok(HttpResponse::Created().json(view))
@@ -360,10 +347,7 @@ pub async fn replace_subscription(
         ));
     }
     let spec = spec_from_body(body)?;
-    let row = db::update_with(&state.db, *id, |_| Ok::<_, Invalid>(spec))
-        .await?
-        .ok_or(ApiError::NotFound("subscription"))??;
-    changed(&state, row.id, Some(&row)).await;
+    let row = state.engine.update_subscription(*id, |_| Ok(spec)).await?;
     Ok(HttpResponse::Ok().json(SubscriptionView::from_row(row, None)))
 }
 
@@ -384,10 +368,10 @@ pub async fn patch_subscription(
             "the secret cannot be set here: use POST /subscriptions/{id}/rotate-secret".into(),
         ));
     }
-    let row = db::update_with(&state.db, *id, |current| merge_patch(current, patch))
-        .await?
-        .ok_or(ApiError::NotFound("subscription"))??;
-    changed(&state, row.id, Some(&row)).await;
+    let row = state
+        .engine
+        .update_subscription(*id, |current| merge_patch(current, patch))
+        .await?;
     Ok(HttpResponse::Ok().json(SubscriptionView::from_row(row, None)))
 }
 
@@ -400,10 +384,7 @@ pub async fn delete_subscription(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    if !db::soft_delete(&state.db, *id).await? {
-        return Err(ApiError::NotFound("subscription"));
-    }
-    changed(&state, *id, None).await;
+    state.engine.delete_subscription(*id).await?;
     tracing::info!(id = %id, "subscription deleted");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -413,17 +394,7 @@ async fn set_status(
     id: Uuid,
     status: SubscriptionStatus,
 ) -> ApiResult<HttpResponse> {
-    let row = db::set_status(&state.db, id, status, None)
-        .await?
-        .ok_or(ApiError::NotFound("subscription"))?;
-    changed(state, id, Some(&row)).await;
-    if status == SubscriptionStatus::Active {
-        let released = deliveries::release_held(&state.db, id).await?;
-        tracing::info!(%id, count = released.len(), "held deliveries released");
-        state.engine.requeue(id, released);
-    } else {
-        deliveries::hold_all(&state.db, id).await?;
-    }
+    let row = state.engine.set_status(id, status).await?;
     tracing::info!(%id, status = %status, "subscription status changed");
     Ok(HttpResponse::Ok().json(SubscriptionView::from_row(row, None)))
 }
@@ -474,10 +445,10 @@ pub async fn rotate_secret(
     };
     let overlap = chrono::Duration::from_std(state.settings.secret_overlap)
         .unwrap_or(chrono::Duration::hours(24));
-    let row = db::rotate_secret(&state.db, *id, &secret, Utc::now() + overlap)
-        .await?
-        .ok_or(ApiError::NotFound("subscription"))?;
-    changed(&state, *id, Some(&row)).await;
+    let row = state
+        .engine
+        .rotate_secret(*id, &secret, Utc::now() + overlap)
+        .await?;
     tracing::info!(%id, "subscription secret rotated");
     Ok(HttpResponse::Ok().json(SubscriptionView::from_row(
         row,

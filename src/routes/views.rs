@@ -27,8 +27,14 @@ pub struct AttemptView {
     #[schema(value_type = Object)]
     pub request_headers: Value,
     pub status_code: Option<i32>,
-    /// The first 4 KiB of the receiver's answer.
+    /// The first 4 KiB of the receiver's answer, as readable text (invalid UTF-8 shown as
+    /// U+FFFD, NUL as U+2400).
     pub response_body: Option<String>,
+    /// The exact bytes of that prefix, base64, when they are not plain UTF-8 text.
+    pub response_body_base64: Option<String>,
+    /// The receiver's answer headers (at most 64, 8 KiB).
+    #[schema(value_type = Option<Object>)]
+    pub response_headers: Option<Value>,
     pub duration_ms: i32,
     /// `timeout`, `connect`, `dns`, `tls`, `http_status` or `blocked_target`.
     pub error_class: Option<String>,
@@ -46,6 +52,8 @@ impl From<AttemptRow> for AttemptView {
             request_headers: a.request_headers.0,
             status_code: a.status_code,
             response_body: a.response_body,
+            response_body_base64: a.response_body_base64,
+            response_headers: a.response_headers.map(|h| h.0),
             duration_ms: a.duration_ms,
             error_class: a.error_class,
             error_message: a.error_message,

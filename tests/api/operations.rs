@@ -490,7 +490,7 @@ async fn a_scheduled_retry_is_kept_in_redis_until_it_succeeds() {
         .expect("time");
 
     let pool = redis_pool(&redis_url(), 2).expect("redis url");
-    let key = format!("{}retries", app.redis_prefix);
+    let key = retries_key(&app.redis_prefix, &id);
     let member = format!("{id}:{task}");
     let score = || {
         let (pool, key, member) = (pool.clone(), key.clone(), member.clone());
@@ -672,7 +672,7 @@ async fn a_restarted_server_resumes_retries_from_redis_and_sweeps_what_redis_los
     let pool = redis_pool(&redis_url(), 2).expect("redis url");
     let mut conn = pool.get().await.expect("redis");
     let removed: i64 = redis::cmd("ZREM")
-        .arg(format!("{}retries", app.redis_prefix))
+        .arg(retries_key(&app.redis_prefix, &id))
         .arg(format!("{id}:{from_sweep}"))
         .query_async(&mut *conn)
         .await
@@ -737,4 +737,10 @@ async fn many_concurrent_ingests_are_each_delivered_to_every_subscriber() {
             .then_some(())
     })
     .await;
+}
+
+/// The Redis sorted set that holds a subscription's retries (one per shard).
+fn retries_key(prefix: &str, subscription_id: &str) -> String {
+    let id: Uuid = subscription_id.parse().expect("uuid");
+    format!("{prefix}retries:{}", courier_actors::domain::shard_of(id))
 }

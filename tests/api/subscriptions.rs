@@ -125,7 +125,7 @@ async fn put_replaces_every_field_and_patch_changes_only_what_it_names() {
 }
 
 #[actix_web::test]
-async fn changes_drop_the_cached_copy_at_once() {
+async fn every_version_is_cached_under_its_own_key_so_a_stale_copy_is_never_served() {
     let app = TestApp::spawn().await;
     let created = app
         .create_subscription(json!({"target_url": "https://e.com/a"}))
@@ -136,7 +136,7 @@ async fn changes_drop_the_cached_copy_at_once() {
         app.redis_prefix.clone(),
         std::time::Duration::from_secs(600),
     );
-    assert!(cache.is_cached(id).await, "create caches the subscription");
+    assert!(cache.is_cached(id, 1).await, "create caches version 1");
     let a = app
         .call(
             "PATCH",
@@ -145,12 +145,17 @@ async fn changes_drop_the_cached_copy_at_once() {
         )
         .await;
     assert_eq!(a.status, StatusCode::OK);
-    assert!(!cache.is_cached(id).await, "a change drops the cached copy");
-    let fresh = cache.get(&app.db, id).await.expect("db").expect("exists");
-    assert_eq!(fresh.description.as_deref(), Some("x"));
+    assert!(cache.is_cached(id, 2).await, "the change caches version 2");
+    let rows = cache.get_versions(&app.db, &[(id, 2)]).await.expect("db");
+    assert_eq!(rows[&id].description.as_deref(), Some("x"));
+    assert_eq!(rows[&id].version, 2);
     app.call("POST", &format!("/subscriptions/{id}/pause"), None)
         .await;
-    assert!(!cache.is_cached(id).await, "pause drops the cached copy");
+    let rows = cache.get_versions(&app.db, &[(id, 3)]).await.expect("db");
+    assert_eq!(
+        rows[&id].status, "paused",
+        "asking for the new version never gets the old one"
+    );
 }
 
 #[actix_web::test]

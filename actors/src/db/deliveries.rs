@@ -1,6 +1,6 @@
 //! Deliveries (one message to one subscription) and their attempts: the log the API reads,
-//! the batched outcome writes of the persistence actor, and the queries that hand work back
-//! to subscription actors (due deliveries, held deliveries, manual retry, recover).
+//! the queries that hand work to subscription actors (a subscription's due backlog, jobs by
+//! id, subscriptions with due work), and the operator's and lifecycle's bulk changes.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::subscriptions::Tx;
 use crate::domain::DeliveryStatus;
 use crate::job::DeliveryJob;
 
@@ -38,6 +39,8 @@ pub struct AttemptRow {
     pub request_headers: Json<Value>,
     pub status_code: Option<i32>,
     pub response_body: Option<String>,
+    pub response_body_base64: Option<String>,
+    pub response_headers: Option<Json<Value>>,
     pub duration_ms: i32,
     pub error_class: Option<String>,
     pub error_message: Option<String>,
@@ -116,8 +119,8 @@ pub async fn attempts_for(
 ) -> Result<Vec<AttemptRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, delivery_id, attempt_number, attempted_at, request_headers, status_code, response_body, \
-         duration_ms, error_class, error_message, succeeded FROM attempts WHERE delivery_id = ANY($1) \
-         ORDER BY delivery_id, attempt_number, attempted_at",
+         response_body_base64, response_headers, duration_ms, error_class, error_message, succeeded \
+         FROM attempts WHERE delivery_id = ANY($1) ORDER BY delivery_id, attempt_number, attempted_at",
     )
     .bind(delivery_ids)
     .fetch_all(pool)
@@ -145,225 +148,208 @@ type JobRow = (
     Option<DateTime<Utc>>,
 );
 
-/// Loads the unfinished deliveries among `ids`, with their payloads, as jobs.
+fn job(row: JobRow) -> DeliveryJob {
+    let (id, message_id, subscription_id, event_type, payload, count, base, due) = row;
+    DeliveryJob {
+        delivery_id: id,
+        message_id,
+        subscription_id,
+        event_type: event_type.into(),
+        payload: Some(Arc::from(payload)),
+        attempts_made: count,
+        attempt_base: base,
+        due_ms: due.map_or(0, |d| d.timestamp_millis()),
+    }
+}
+
+crate::statement!(
+    LOAD_JOBS = "SELECT d.id, d.message_id, d.subscription_id, d.event_type, m.payload::text, \
+     d.attempt_count, d.attempt_base, d.next_attempt_at FROM deliveries d \
+     JOIN messages m ON m.id = d.message_id WHERE d.id = ANY($1) AND d.status IN {DUE}"
+);
+
+/// Loads the deliveries among `ids` that may be sent, with their payloads, as jobs.
 pub async fn load_jobs(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<DeliveryJob>, sqlx::Error> {
-    let rows: Vec<JobRow> = sqlx::query_as(
-        "SELECT d.id, d.message_id, d.subscription_id, d.event_type, m.payload::text, d.attempt_count, \
-         d.attempt_base, d.next_attempt_at FROM deliveries d JOIN messages m ON m.id = d.message_id \
-         WHERE d.id = ANY($1) AND d.status IN ('pending', 'retrying')",
-    )
-    .bind(ids)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, message_id, subscription_id, event_type, payload, count, base, due)| {
-                DeliveryJob {
-                    delivery_id: id,
-                    message_id,
-                    subscription_id,
-                    event_type: event_type.into(),
-                    payload: Some(Arc::from(payload)),
-                    attempts_made: count,
-                    attempt_base: base,
-                    due_ms: due.map_or(0, |d| d.timestamp_millis()),
-                }
-            },
-        )
-        .collect())
-}
-
-/// Unfinished deliveries due by `horizon` for the subscriptions `owner` holds, oldest first:
-/// the sweeper's query.
-pub async fn due_for_owner(
-    pool: &PgPool,
-    owner: &str,
-    horizon: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT d.id, d.subscription_id, d.next_attempt_at FROM deliveries d \
-         JOIN subscriptions s ON s.id = d.subscription_id \
-         WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2 \
-         AND s.owner_node = $1 AND s.deleted_at IS NULL \
-         ORDER BY d.next_attempt_at LIMIT $3",
-    )
-    .bind(owner)
-    .bind(horizon)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
-/// The change an attempt makes to its delivery.
-#[derive(Debug, Clone)]
-pub struct StatusUpdate {
-    pub id: Uuid,
-    pub status: DeliveryStatus,
-    pub attempt_count: i32,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub last_attempt_at: DateTime<Utc>,
-    pub last_status_code: Option<i32>,
-    pub last_error: Option<String>,
-}
-
-/// One attempt, as logged.
-#[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    pub id: Uuid,
-    pub delivery_id: Uuid,
-    pub attempt_number: i32,
-    pub attempted_at: DateTime<Utc>,
-    /// The headers sent, as a JSON object's text.
-    pub request_headers: String,
-    pub status_code: Option<i32>,
-    pub response_body: Option<String>,
-    pub duration_ms: i32,
-    pub error_class: Option<&'static str>,
-    pub error_message: Option<String>,
-    pub succeeded: bool,
-}
-
-/// Writes a batch of attempts and delivery updates in one transaction. `updates` must hold
-/// at most one entry per delivery (the caller keeps the latest). Idempotent: a batch whose
-/// commit succeeded but whose answer was lost (Postgres died at that moment) can be written
-/// again.
-pub async fn apply_outcomes(
-    pool: &PgPool,
-    attempts: &[AttemptRecord],
-    updates: &[StatusUpdate],
-) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    // An outcome lost to a Postgres crash only means the delivery is sent again (at least
-    // once), so these commits need not wait for the disk; ingest commits always do.
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
+    let rows: Vec<JobRow> = sqlx::query_as(LOAD_JOBS.as_str())
+        .bind(ids)
+        .fetch_all(pool)
         .await?;
-    if !attempts.is_empty() {
-        insert_attempts(&mut tx, attempts).await?;
-    }
-    if !updates.is_empty() {
-        update_deliveries(&mut tx, updates).await?;
-    }
-    tx.commit().await
+    Ok(rows.into_iter().map(job).collect())
 }
 
-async fn insert_attempts(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    a: &[AttemptRecord],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_at, request_headers, status_code, \
-         response_body, duration_ms, error_class, error_message, succeeded) \
-         SELECT id, did, n, at, h::json, sc, rb, ms, ec, em, ok \
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[], $5::text[], $6::int[], \
-         $7::text[], $8::int[], $9::text[], $10::text[], $11::bool[]) AS t(id, did, n, at, h, sc, rb, ms, ec, em, ok) \
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(a.iter().map(|x| x.id).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.delivery_id).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.attempt_number).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.attempted_at).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.request_headers.as_str()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.status_code).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.response_body.clone()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.duration_ms).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.error_class).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.error_message.clone()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.succeeded).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+crate::statement!(
+    PAGE_DUE = "SELECT d.id, d.message_id, d.subscription_id, d.event_type, m.payload::text, \
+     d.attempt_count, d.attempt_base, d.next_attempt_at FROM deliveries d \
+     JOIN messages m ON m.id = d.message_id \
+     WHERE d.subscription_id = $1 AND d.status IN {DUE} AND d.next_attempt_at <= $2 \
+     AND ($3::timestamptz IS NULL OR (d.next_attempt_at, d.id) > ($3, $4)) \
+     ORDER BY d.next_attempt_at, d.id LIMIT $5"
+);
+
+/// Where a subscription's backlog pager stands: after this `(due time, id)`.
+pub type PageCursor = (DateTime<Utc>, Uuid);
+
+/// The next page of one subscription's deliveries due by `horizon`, in due order after
+/// `cursor`, with payloads, and the cursor after it: how an actor reads a backlog larger
+/// than its memory.
+pub async fn page_due(
+    pool: &PgPool,
+    subscription_id: Uuid,
+    horizon: DateTime<Utc>,
+    cursor: Option<PageCursor>,
+    limit: i64,
+) -> Result<(Vec<DeliveryJob>, Option<PageCursor>), sqlx::Error> {
+    let rows: Vec<JobRow> = sqlx::query_as(PAGE_DUE.as_str())
+        .bind(subscription_id)
+        .bind(horizon)
+        .bind(cursor.map(|c| c.0))
+        .bind(cursor.map_or(Uuid::nil(), |c| c.1))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    let next = rows.last().and_then(|r| Some((r.7?, r.0)));
+    Ok((rows.into_iter().map(job).collect(), next))
 }
 
-async fn update_deliveries(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    u: &[StatusUpdate],
-) -> Result<(), sqlx::Error> {
-    // Only unfinished rows change, so a delete (which fails them) wins over a late outcome. A
-    // delivery held while its attempt was in flight stays held unless that attempt finished it.
-    sqlx::query(
-        "UPDATE deliveries d SET \
-         status = CASE WHEN d.status = 'paused' AND u.st IN ('pending', 'retrying') THEN 'paused' ELSE u.st END, \
-         next_attempt_at = CASE WHEN d.status = 'paused' AND u.st IN ('pending', 'retrying') THEN NULL ELSE u.na END, \
-         attempt_count = GREATEST(d.attempt_count, u.ac), \
-         last_attempt_at = u.la, last_status_code = u.sc, last_error = u.le, updated_at = now() \
-         FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::int[], $7::text[]) \
-         AS u(id, st, ac, na, la, sc, le) \
-         WHERE d.id = u.id AND d.status IN ('pending', 'delivering', 'retrying', 'paused')",
-    )
-    .bind(u.iter().map(|x| x.id).collect::<Vec<_>>())
-    .bind(u.iter().map(|x| x.status.as_str()).collect::<Vec<_>>())
-    .bind(u.iter().map(|x| x.attempt_count).collect::<Vec<_>>())
-    .bind(u.iter().map(|x| x.next_attempt_at).collect::<Vec<_>>())
-    .bind(u.iter().map(|x| x.last_attempt_at).collect::<Vec<_>>())
-    .bind(u.iter().map(|x| x.last_status_code).collect::<Vec<_>>())
-    .bind(u.iter().map(|x| x.last_error.clone()).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+crate::statement!(
+    /// A loose index scan over `deliveries_due_by_subscription`: each step jumps to the next
+    /// subscription id with a due delivery, so the cost grows with the number of such
+    /// subscriptions, not with the size of any one backlog.
+    WITH_DUE_WORK = "WITH RECURSIVE s(sub) AS ( \
+       SELECT (SELECT subscription_id FROM deliveries WHERE status IN {DUE} \
+               AND next_attempt_at <= $1 AND subscription_id > $2 ORDER BY subscription_id LIMIT 1) \
+       UNION ALL \
+       SELECT (SELECT subscription_id FROM deliveries WHERE status IN {DUE} \
+               AND next_attempt_at <= $1 AND subscription_id > s.sub ORDER BY subscription_id LIMIT 1) \
+       FROM s WHERE s.sub IS NOT NULL) \
+     SELECT sub FROM s WHERE sub IS NOT NULL LIMIT $3"
+);
+
+/// Subscriptions with a delivery due by `horizon`, in id order after `after`: the sweeper's
+/// query. It pages (keyset on the id) so every subscription is visited in turn.
+pub async fn subscriptions_with_due_work(
+    pool: &PgPool,
+    horizon: DateTime<Utc>,
+    after: Uuid,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(WITH_DUE_WORK.as_str())
+        .bind(horizon)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
 }
 
-/// Holds unfinished deliveries of a paused or disabled subscription (status `paused`).
-pub async fn hold(pool: &PgPool, ids: &[Uuid]) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
-        "UPDATE deliveries SET status = 'paused', next_attempt_at = NULL, updated_at = now() \
-         WHERE id = ANY($1) AND status IN ('pending', 'retrying', 'delivering')",
-    )
-    .bind(ids)
-    .execute(pool)
-    .await?
-    .rows_affected())
+crate::statement!(
+    HOLD_ALL = "UPDATE deliveries SET status = {paused}, next_attempt_at = NULL, updated_at = now() \
+     WHERE subscription_id = $1 AND status IN {UNFINISHED} AND status <> {paused}"
+);
+
+/// Holds every unfinished delivery of a subscription (part of a pause or disable).
+pub async fn hold_all(tx: &mut Tx<'_>, subscription_id: Uuid) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(HOLD_ALL.as_str())
+        .bind(subscription_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
 }
 
-/// Holds every unfinished delivery of a subscription.
-pub async fn hold_all(pool: &PgPool, subscription_id: Uuid) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
-        "UPDATE deliveries SET status = 'paused', next_attempt_at = NULL, updated_at = now() \
-         WHERE subscription_id = $1 AND status IN ('pending', 'retrying', 'delivering')",
-    )
-    .bind(subscription_id)
-    .execute(pool)
-    .await?
-    .rows_affected())
+crate::statement!(
+    RELEASE_HELD = "UPDATE deliveries SET status = {pending}, next_attempt_at = now(), updated_at = now() \
+     WHERE subscription_id = $1 AND status = {paused}"
+);
+
+/// Releases a subscription's held deliveries: due now (part of a resume).
+pub async fn release_held(tx: &mut Tx<'_>, subscription_id: Uuid) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(RELEASE_HELD.as_str())
+        .bind(subscription_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
 }
 
-/// Releases a subscription's held deliveries: they become due now. Returns their ids.
-pub async fn release_held(pool: &PgPool, subscription_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now() \
-         WHERE subscription_id = $1 AND status = 'paused' RETURNING id",
-    )
-    .bind(subscription_id)
-    .fetch_all(pool)
-    .await
+crate::statement!(
+    FAIL_UNFINISHED = "UPDATE deliveries SET status = {failed}, last_error = $2, \
+     next_attempt_at = NULL, updated_at = now() \
+     WHERE subscription_id = $1 AND status IN {UNFINISHED}"
+);
+
+/// Ends every unfinished delivery of a subscription as failed (part of a delete).
+pub async fn fail_unfinished(
+    tx: &mut Tx<'_>,
+    subscription_id: Uuid,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(FAIL_UNFINISHED.as_str())
+        .bind(subscription_id)
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
 }
 
-/// Manual retry: due now, whatever its state, with a fresh retry budget. Returns the
-/// subscription when the delivery exists.
-pub async fn requeue(pool: &PgPool, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = now(), attempt_base = attempt_count, \
-         updated_at = now() WHERE id = $1 RETURNING subscription_id",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+crate::statement!(
+    /// Due now with a fresh retry budget, or held when the subscription is not active: the
+    /// status comes from the subscription row read under the shared change lock, so a resume
+    /// running at the same time cannot leave it held.
+    REQUEUE = "UPDATE deliveries d SET \
+     status = CASE WHEN s.status = 'active' THEN {pending} ELSE {paused} END, \
+     next_attempt_at = CASE WHEN s.status = 'active' THEN now() END, \
+     attempt_base = d.attempt_count, updated_at = now() \
+     FROM subscriptions s WHERE s.id = d.subscription_id AND s.deleted_at IS NULL \
+     AND d.id = ANY($1) AND ($2::text IS NULL OR d.status = $2) \
+     RETURNING d.id, d.subscription_id, d.status"
+);
+
+/// Operator retry of `ids` (whatever their state, or only those in `only_status`): returns
+/// `(id, subscription, new status)` of each delivery whose subscription still exists.
+pub async fn requeue(
+    pool: &PgPool,
+    ids: &[Uuid],
+    only_status: Option<DeliveryStatus>,
+) -> Result<Vec<(Uuid, Uuid, String)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::changes::lock_shared(&mut tx).await?;
+    let rows = sqlx::query_as(REQUEUE.as_str())
+        .bind(ids)
+        .bind(only_status.map(DeliveryStatus::as_str))
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
-/// Re-queues every failed delivery of a subscription created at or after `since`.
-pub async fn recover(
+crate::statement!(
+    FAILED_SINCE = "SELECT id FROM deliveries WHERE subscription_id = $1 AND status = {failed} \
+     AND created_at >= $2"
+);
+
+/// Ids of a subscription's failed deliveries created at or after `since` (what recover
+/// re-queues).
+pub async fn failed_since(
     pool: &PgPool,
     subscription_id: Uuid,
     since: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = now(), attempt_base = attempt_count, \
-         updated_at = now() WHERE subscription_id = $1 AND status = 'failed' AND created_at >= $2 RETURNING id",
+    sqlx::query_scalar(FAILED_SINCE.as_str())
+        .bind(subscription_id)
+        .bind(since)
+        .fetch_all(pool)
+        .await
+}
+
+/// Which `(delivery, attempt number)` pairs among these have an attempt recorded.
+pub async fn recorded_attempts(
+    pool: &PgPool,
+    pairs: &[(Uuid, i32)],
+) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.delivery_id, a.attempt_number FROM attempts a \
+         JOIN UNNEST($1::uuid[], $2::int[]) AS p(d, n) ON a.delivery_id = p.d AND a.attempt_number = p.n",
     )
-    .bind(subscription_id)
-    .bind(since)
+    .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
+    .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
     .fetch_all(pool)
     .await
 }

@@ -1,16 +1,23 @@
 //! Messages and the ingest write: a batch of accepted events (messages, their deliveries and
 //! their idempotency records) goes to Postgres in one transaction, so concurrent ingests
 //! share one commit.
+//!
+//! The transaction holds the change lock shared and reads each target subscription's status
+//! itself: a delivery's first status (`pending`, `paused`, `filtered`) is decided from the
+//! row as it is at commit, never from a node's possibly older copy, and a subscription
+//! deleted meanwhile gets no delivery.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::DeliveryStatus;
+use super::subscriptions::Tx;
+use crate::domain::{DeliveryStatus, SubscriptionStatus};
 
 /// A message to store: the payload is the producer's JSON text, kept byte for byte.
 #[derive(Debug, Clone)]
@@ -21,85 +28,137 @@ pub struct NewMessage {
     pub subscription_id: Option<Uuid>,
 }
 
-#[derive(Debug, Clone)]
-pub struct NewDelivery {
-    pub id: Uuid,
+/// A subscription an ingest addresses; `wanted` is false when its filter refuses the event
+/// (the delivery is then recorded as `filtered`).
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    pub delivery_id: Uuid,
     pub subscription_id: Uuid,
-    pub status: DeliveryStatus,
-}
-
-/// The answer to remember for an `Idempotency-Key`.
-#[derive(Debug, Clone)]
-pub struct IdempotencyRecord {
-    pub scope: String,
-    pub key: String,
-    pub response: Value,
+    pub wanted: bool,
 }
 
 /// One ingest request's writes.
 #[derive(Debug, Clone)]
 pub struct IngestItem {
     pub message: NewMessage,
-    pub deliveries: Vec<NewDelivery>,
-    pub idempotency: Option<IdempotencyRecord>,
+    pub targets: Vec<Target>,
+    /// `(scope, key)` of an `Idempotency-Key`.
+    pub idempotency: Option<(String, String)>,
+}
+
+/// What an ingest created; also what an `Idempotency-Key` remembers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub message_id: Uuid,
+    pub deliveries: Vec<ReceiptDelivery>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptDelivery {
+    pub id: Uuid,
+    pub subscription_id: Uuid,
+    pub status: DeliveryStatus,
 }
 
 /// What became of an item: stored, or a repeat of an `Idempotency-Key` whose first answer
-/// stands.
+/// stands (as it was remembered).
 #[derive(Debug, Clone, PartialEq)]
 pub enum IngestResult {
-    Stored,
+    Stored(Receipt),
     Repeat(Value),
 }
 
-/// Stores a batch in one transaction. Items whose idempotency key is already taken (by an
-/// earlier request, or an earlier item of this batch) store nothing and get the first answer.
+/// Stores a batch in one transaction; every answer is known before it commits.
 pub async fn insert_batch(
     pool: &PgPool,
     items: &[IngestItem],
     idempotency_ttl_secs: f64,
 ) -> Result<Vec<IngestResult>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let won = claim_idempotency_keys(&mut tx, items, idempotency_ttl_secs).await?;
-    let stored: Vec<&IngestItem> = items
+    super::changes::lock_shared(&mut tx).await?;
+    let receipts = decide(&mut tx, items).await?;
+    let claims = claim_idempotency_keys(&mut tx, items, &receipts, idempotency_ttl_secs).await?;
+    let stored: Vec<(&IngestItem, &Receipt)> = items
         .iter()
-        .zip(&won)
-        .filter(|(_, w)| **w)
-        .map(|(i, _)| i)
+        .zip(&receipts)
+        .zip(&claims)
+        .filter(|(_, c)| c.is_none())
+        .map(|(ir, _)| ir)
         .collect();
     insert_messages_and_deliveries(&mut tx, &stored).await?;
     tx.commit().await?;
-    let mut results = Vec::with_capacity(items.len());
-    for (item, won) in items.iter().zip(won) {
-        results.push(match (&item.idempotency, won) {
-            (_, true) | (None, _) => IngestResult::Stored,
-            (Some(rec), false) => IngestResult::Repeat(
-                stored_answer(pool, &rec.scope, &rec.key)
-                    .await?
-                    .unwrap_or(Value::Null),
-            ),
-        });
-    }
-    Ok(results)
+    Ok(receipts
+        .into_iter()
+        .zip(claims)
+        .map(|(r, c)| match c {
+            None => IngestResult::Stored(r),
+            Some(first) => IngestResult::Repeat(first),
+        })
+        .collect())
 }
 
-/// For each item, whether it may be stored: no key, or the key was free (or expired).
+/// Each item's deliveries and their first statuses, from the subscription rows as they are.
+async fn decide(tx: &mut Tx<'_>, items: &[IngestItem]) -> Result<Vec<Receipt>, sqlx::Error> {
+    let mut ids: Vec<Uuid> = items
+        .iter()
+        .flat_map(|i| i.targets.iter().map(|t| t.subscription_id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let live: HashMap<Uuid, SubscriptionStatus> = super::subscriptions::statuses(tx, &ids)
+        .await?
+        .into_iter()
+        .filter(|(_, _, deleted)| !deleted)
+        .map(|(id, s, _)| {
+            let status = SubscriptionStatus::parse(&s).unwrap_or(SubscriptionStatus::Disabled);
+            (id, status)
+        })
+        .collect();
+    Ok(items
+        .iter()
+        .map(|item| Receipt {
+            message_id: item.message.id,
+            deliveries: item
+                .targets
+                .iter()
+                .filter_map(|t| {
+                    let status = match (t.wanted, live.get(&t.subscription_id)?) {
+                        (false, _) => DeliveryStatus::Filtered,
+                        (true, SubscriptionStatus::Active) => DeliveryStatus::Pending,
+                        (true, _) => DeliveryStatus::Paused,
+                    };
+                    Some(ReceiptDelivery {
+                        id: t.delivery_id,
+                        subscription_id: t.subscription_id,
+                        status,
+                    })
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// For each item, `None` when it may be stored (no key, or the key was free or expired), or
+/// the first answer remembered for its key.
 async fn claim_idempotency_keys(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Tx<'_>,
     items: &[IngestItem],
+    receipts: &[Receipt],
     ttl_secs: f64,
-) -> Result<Vec<bool>, sqlx::Error> {
+) -> Result<Vec<Option<Value>>, sqlx::Error> {
     let mut seen = HashSet::new();
     let (mut scopes, mut keys, mut answers) = (Vec::new(), Vec::new(), Vec::new());
-    for rec in items.iter().filter_map(|i| i.idempotency.as_ref()) {
-        if seen.insert((rec.scope.as_str(), rec.key.as_str())) {
-            scopes.push(rec.scope.clone());
-            keys.push(rec.key.clone());
-            answers.push(rec.response.clone());
+    for (item, receipt) in items.iter().zip(receipts) {
+        if let Some((scope, key)) = &item.idempotency
+            && seen.insert((scope.as_str(), key.as_str()))
+        {
+            scopes.push(scope.clone());
+            keys.push(key.clone());
+            answers.push(serde_json::to_value(receipt).unwrap_or(Value::Null));
         }
     }
     if scopes.is_empty() {
-        return Ok(vec![true; items.len()]);
+        return Ok(vec![None; items.len()]);
     }
     let claimed: Vec<(String, String)> = sqlx::query_as(
         "INSERT INTO idempotency_keys (scope, key, response) \
@@ -115,43 +174,73 @@ async fn claim_idempotency_keys(
     .fetch_all(&mut **tx)
     .await?;
     let mut free: HashSet<(String, String)> = claimed.into_iter().collect();
+    let remembered = remembered_answers(tx, &scopes, &keys).await?;
     Ok(items
         .iter()
-        .map(|i| match &i.idempotency {
-            None => true,
+        .map(|i| {
+            let (scope, key) = i.idempotency.as_ref()?;
+            let pair = (scope.clone(), key.clone());
             // The first item holding a claimed key takes it; later ones are repeats.
-            Some(r) => free.remove(&(r.scope.clone(), r.key.clone())),
+            if free.remove(&pair) {
+                None
+            } else {
+                Some(remembered.get(&pair).cloned().unwrap_or(Value::Null))
+            }
         })
         .collect())
 }
 
+/// The answers stored for these keys, read inside the ingest's own transaction (so an item
+/// that turns out to be a repeat never needs a read after the commit).
+async fn remembered_answers(
+    tx: &mut Tx<'_>,
+    scopes: &[String],
+    keys: &[String],
+) -> Result<HashMap<(String, String), Value>, sqlx::Error> {
+    let rows: Vec<(String, String, Value)> = sqlx::query_as(
+        "SELECT k.scope, k.key, k.response FROM idempotency_keys k \
+         JOIN UNNEST($1::text[], $2::text[]) AS p(scope, key) ON k.scope = p.scope AND k.key = p.key",
+    )
+    .bind(scopes)
+    .bind(keys)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(s, k, v)| ((s, k), v)).collect())
+}
+
 /// Messages and their deliveries in one statement (one round trip).
 async fn insert_messages_and_deliveries(
-    tx: &mut Transaction<'_, Postgres>,
-    items: &[&IngestItem],
+    tx: &mut Tx<'_>,
+    items: &[(&IngestItem, &Receipt)],
 ) -> Result<(), sqlx::Error> {
     if items.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = items.iter().map(|i| i.message.id).collect();
-    let types: Vec<&str> = items.iter().map(|i| &*i.message.event_type).collect();
-    let payloads: Vec<&str> = items.iter().map(|i| &*i.message.payload).collect();
-    let subs: Vec<Option<Uuid>> = items.iter().map(|i| i.message.subscription_id).collect();
-    let rows: Vec<(&IngestItem, &NewDelivery)> = items
+    let ids: Vec<Uuid> = items.iter().map(|(i, _)| i.message.id).collect();
+    let types: Vec<&str> = items.iter().map(|(i, _)| &*i.message.event_type).collect();
+    let payloads: Vec<&str> = items.iter().map(|(i, _)| &*i.message.payload).collect();
+    let subs: Vec<Option<Uuid>> = items
         .iter()
-        .flat_map(|i| i.deliveries.iter().map(move |d| (*i, d)))
+        .map(|(i, _)| i.message.subscription_id)
+        .collect();
+    let rows: Vec<(&IngestItem, &ReceiptDelivery)> = items
+        .iter()
+        .flat_map(|(i, r)| r.deliveries.iter().map(move |d| (*i, d)))
         .collect();
     let d_ids: Vec<Uuid> = rows.iter().map(|(_, d)| d.id).collect();
     let d_messages: Vec<Uuid> = rows.iter().map(|(i, _)| i.message.id).collect();
     let d_subs: Vec<Uuid> = rows.iter().map(|(_, d)| d.subscription_id).collect();
     let d_types: Vec<&str> = rows.iter().map(|(i, _)| &*i.message.event_type).collect();
     let d_statuses: Vec<&str> = rows.iter().map(|(_, d)| d.status.as_str()).collect();
+    let d_due: Vec<Option<DateTime<Utc>>> = rows
+        .iter()
+        .map(|(_, d)| (d.status == DeliveryStatus::Pending).then(Utc::now))
+        .collect();
     sqlx::query(
         "WITH m AS (INSERT INTO messages (id, event_type, payload, subscription_id) \
            SELECT id, et, p::json, sid FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[]) AS t(id, et, p, sid)) \
          INSERT INTO deliveries (id, message_id, subscription_id, event_type, status, next_attempt_at) \
-         SELECT id, mid, sid, et, st, CASE WHEN st = 'pending' THEN now() END \
-         FROM UNNEST($5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::text[]) AS t(id, mid, sid, et, st)",
+         SELECT * FROM UNNEST($5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::timestamptz[])",
     )
     .bind(&ids)
     .bind(&types)
@@ -162,40 +251,10 @@ async fn insert_messages_and_deliveries(
     .bind(&d_subs)
     .bind(&d_types)
     .bind(&d_statuses)
+    .bind(&d_due)
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// The remembered answer for a key, if it is still fresh.
-pub async fn stored_answer(
-    pool: &PgPool,
-    scope: &str,
-    key: &str,
-) -> Result<Option<Value>, sqlx::Error> {
-    sqlx::query_scalar("SELECT response FROM idempotency_keys WHERE scope = $1 AND key = $2")
-        .bind(scope)
-        .bind(key)
-        .fetch_optional(pool)
-        .await
-}
-
-/// The remembered answer for a key younger than `ttl_secs`.
-pub async fn fresh_answer(
-    pool: &PgPool,
-    scope: &str,
-    key: &str,
-    ttl_secs: f64,
-) -> Result<Option<Value>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT response FROM idempotency_keys WHERE scope = $1 AND key = $2 \
-         AND created_at >= now() - make_interval(secs => $3)",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(ttl_secs)
-    .fetch_optional(pool)
-    .await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -1,11 +1,22 @@
 //! Everything Courier says to Postgres. Routes and actors call these functions; no other
 //! module formats SQL. Queries are checked at run time (`query_as` + `FromRow`) and covered
 //! by the integration tests against a real database.
+//!
+//! Delivery statuses appear in SQL only through [`sql`], which writes the lists from
+//! [`DeliveryStatus`] once (statements are rendered into `LazyLock` statics by
+//! [`statement!`]), so no statement spells a status by hand.
 
+pub mod changes;
 pub mod deliveries;
+pub mod health;
 pub mod messages;
 pub mod nodelay;
+pub mod outcomes;
+pub mod shards;
+pub mod stats;
 pub mod subscriptions;
+
+use crate::domain::DeliveryStatus;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -28,9 +39,41 @@ pub enum ConnectError {
     Migrate(sqlx::migrate::MigrateError),
 }
 
+/// Renders a statement template: `{FINAL}`, `{DUE}`, `{UNFINISHED}` become parenthesised
+/// lists of delivery statuses, and `{pending}`, `{paused}`, … (any status) a quoted status.
+pub fn sql(template: &str) -> String {
+    let list = |set: &[DeliveryStatus]| {
+        let quoted: Vec<String> = set.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        format!("({})", quoted.join(", "))
+    };
+    let mut out = template
+        .replace("{FINAL}", &list(DeliveryStatus::FINAL))
+        .replace("{DUE}", &list(DeliveryStatus::DUE))
+        .replace("{UNFINISHED}", &list(DeliveryStatus::UNFINISHED));
+    for s in DeliveryStatus::ALL {
+        out = out.replace(&format!("{{{}}}", s.as_str()), &format!("'{}'", s.as_str()));
+    }
+    out
+}
+
+/// `statement!(NAME = "… {DUE} …")`: a `static NAME: LazyLock<String>` rendered by [`sql`].
+#[macro_export]
+macro_rules! statement {
+    ($(#[$meta:meta])* $name:ident = $template:expr) => {
+        $(#[$meta])*
+        static $name: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| $crate::db::sql($template));
+    };
+}
+
+/// How long one statement may run before Postgres cancels it.
+pub const STATEMENT_TIMEOUT: &str = "30s";
+
 /// Connects to `url`, creating the database when it does not exist, and applies migrations.
 pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<PgPool, ConnectError> {
-    let options = PgConnectOptions::from_str(url).map_err(ConnectError::BadUrl)?;
+    let options = PgConnectOptions::from_str(url)
+        .map_err(ConnectError::BadUrl)?
+        .options([("statement_timeout", STATEMENT_TIMEOUT)]);
     create_database_if_missing(&options).await?;
     let port = options.get_port();
     let pool = PgPoolOptions::new()
@@ -79,6 +122,14 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), Co
     Ok(())
 }
 
+/// Whether a database error is about the data of one item (a value Postgres refused), so
+/// that a batch holding it should be split rather than retried as a whole.
+pub fn is_data_error(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c.starts_with("22") || c.starts_with("54") || c.starts_with("23"))
+}
+
 /// Whether a database error means Postgres is unavailable (as opposed to a bad query).
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
     matches!(
@@ -90,5 +141,23 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     ) || e
         .as_database_error()
         .and_then(|d| d.code())
-        .is_some_and(|c| c.starts_with("57P") || c.starts_with("08") || c == "53300")
+        .is_some_and(|c| {
+            // 57P*: shutting down; 08*: connection; 53300: too many connections; 57014: a
+            // statement timeout; 40001/40P01: serialization failure and deadlock (retry).
+            c.starts_with("57P")
+                || c.starts_with("08")
+                || matches!(c.as_ref(), "53300" | "57014" | "40001" | "40P01")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sql;
+
+    #[test]
+    fn status_lists_come_from_the_enum() {
+        assert_eq!(sql("x IN {DUE}"), "x IN ('pending', 'retrying')");
+        assert_eq!(sql("x = {paused}"), "x = 'paused'");
+        assert_eq!(sql("{FINAL}"), "('succeeded', 'failed', 'filtered')");
+    }
 }

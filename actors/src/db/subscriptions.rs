@@ -1,6 +1,7 @@
-//! The `subscriptions` table: create, read, list with a cursor, update, soft delete, status
-//! changes and secret rotation. Deleted subscriptions stay as rows (their delivery log still
-//! refers to them) but are invisible to every read here.
+//! The `subscriptions` table. Reads take the pool; every write takes the transaction of a
+//! change that [`crate::lifecycle`] opened (with the change lock held), bumps the row's
+//! `version` and returns the row as it now is. Deleted subscriptions stay as rows (their log
+//! still refers to them) but are invisible to every read here.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,9 @@ use uuid::Uuid;
 use crate::domain::{EventFilter, SigningSecret, SubscriptionStatus, TargetUrl};
 use crate::headers::ExtraHeaders;
 
-/// A stored subscription, as read from Postgres (and cached in Redis).
+pub type Tx<'a> = Transaction<'a, Postgres>;
+
+/// A stored subscription, as read from Postgres (and cached in Redis under its version).
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, Deserialize)]
 pub struct SubscriptionRow {
     pub id: Uuid,
@@ -30,9 +33,10 @@ pub struct SubscriptionRow {
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub requires_signature: bool,
-    pub failing_since: Option<DateTime<Utc>>,
-    /// The node whose actors deliver for it (`None` until a node claims it).
-    pub owner_node: Option<String>,
+    /// Bumped by every change; the directory keeps the highest it has seen.
+    pub version: i64,
+    /// Which shard (and so which node's lease) it is delivered under.
+    pub shard: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -96,25 +100,25 @@ macro_rules! columns {
     () => {
         "id, target_url, event_types, description, headers, rate_limit_per_second, \
     max_in_flight, timeout_ms, status, disabled_reason, secret, previous_secret, \
-    previous_secret_expires_at, requires_signature, failing_since, owner_node, created_at, updated_at"
+    previous_secret_expires_at, requires_signature, version, shard, created_at, updated_at"
     };
 }
 
 pub async fn insert(
-    pool: &PgPool,
+    tx: &mut Tx<'_>,
+    id: Uuid,
     spec: &SubscriptionSpec,
     secret: &SigningSecret,
     requires_signature: bool,
-    owner_node: &str,
 ) -> Result<SubscriptionRow, sqlx::Error> {
     let sql = concat!(
         "INSERT INTO subscriptions (id, target_url, event_types, description, headers, \
-         rate_limit_per_second, max_in_flight, timeout_ms, secret, requires_signature, owner_node) \
+         rate_limit_per_second, max_in_flight, timeout_ms, secret, requires_signature, shard) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
         columns!()
     );
     sqlx::query_as(sql)
-        .bind(Uuid::now_v7())
+        .bind(id)
         .bind(spec.target_url.as_str())
         .bind(spec.event_types.to_strings())
         .bind(&spec.description)
@@ -124,8 +128,8 @@ pub async fn insert(
         .bind(spec.timeout_ms)
         .bind(secret.expose())
         .bind(requires_signature)
-        .bind(owner_node)
-        .fetch_one(pool)
+        .bind(i32::from(crate::domain::shard_of(id)))
+        .fetch_one(&mut **tx)
         .await
 }
 
@@ -136,6 +140,25 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<SubscriptionRow>, sql
         " FROM subscriptions WHERE id = $1 AND deleted_at IS NULL"
     );
     sqlx::query_as(sql).bind(id).fetch_optional(pool).await
+}
+
+/// The live rows among `ids` (a missing id was deleted).
+pub async fn get_many(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM subscriptions WHERE id = ANY($1) AND deleted_at IS NULL"
+    );
+    sqlx::query_as(sql).bind(ids).fetch_all(pool).await
+}
+
+/// Whether a subscription row exists, deleted or not (its log outlives it).
+pub async fn exists_ever(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM subscriptions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// One page of live subscriptions, newest first, strictly older than `before` when given.
@@ -160,122 +183,6 @@ pub async fn list(
         .await
 }
 
-/// Reads the row under a lock, lets `change` compute the new spec from it, and writes it.
-/// `Ok(None)` when there is no such live subscription; `Err(Ok(e))` carries `change`'s error.
-pub async fn update_with<E>(
-    pool: &PgPool,
-    id: Uuid,
-    change: impl FnOnce(&SubscriptionRow) -> Result<SubscriptionSpec, E>,
-) -> Result<Option<Result<SubscriptionRow, E>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let Some(current) = lock(&mut tx, id).await? else {
-        return Ok(None);
-    };
-    let spec = match change(&current) {
-        Ok(spec) => spec,
-        Err(e) => return Ok(Some(Err(e))),
-    };
-    let sql = concat!(
-        "UPDATE subscriptions SET target_url = $2, event_types = $3, description = $4, \
-         headers = $5, rate_limit_per_second = $6, max_in_flight = $7, timeout_ms = $8, \
-         updated_at = now() WHERE id = $1 RETURNING ",
-        columns!()
-    );
-    let row = sqlx::query_as(sql)
-        .bind(id)
-        .bind(spec.target_url.as_str())
-        .bind(spec.event_types.to_strings())
-        .bind(&spec.description)
-        .bind(Json(spec.headers.as_map()))
-        .bind(spec.rate_limit_per_second)
-        .bind(spec.max_in_flight)
-        .bind(spec.timeout_ms)
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(Some(Ok(row)))
-}
-
-async fn lock(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-) -> Result<Option<SubscriptionRow>, sqlx::Error> {
-    let sql = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM subscriptions WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
-    );
-    sqlx::query_as(sql).bind(id).fetch_optional(&mut **tx).await
-}
-
-/// Sets the status (and the reason, for `disabled`). Returns the updated row.
-pub async fn set_status(
-    pool: &PgPool,
-    id: Uuid,
-    status: SubscriptionStatus,
-    reason: Option<&str>,
-) -> Result<Option<SubscriptionRow>, sqlx::Error> {
-    let sql = concat!(
-        "UPDATE subscriptions SET status = $2, disabled_reason = $3, \
-         failing_since = CASE WHEN $2 = 'active' THEN NULL ELSE failing_since END, \
-         updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING ",
-        columns!()
-    );
-    sqlx::query_as(sql)
-        .bind(id)
-        .bind(status.as_str())
-        .bind(reason)
-        .fetch_optional(pool)
-        .await
-}
-
-/// Replaces the secret; the old one keeps signing until `overlap_until`.
-pub async fn rotate_secret(
-    pool: &PgPool,
-    id: Uuid,
-    new_secret: &SigningSecret,
-    overlap_until: DateTime<Utc>,
-) -> Result<Option<SubscriptionRow>, sqlx::Error> {
-    let sql = concat!(
-        "UPDATE subscriptions SET previous_secret = secret, previous_secret_expires_at = $3, \
-         secret = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING ",
-        columns!()
-    );
-    sqlx::query_as(sql)
-        .bind(id)
-        .bind(new_secret.expose())
-        .bind(overlap_until)
-        .fetch_optional(pool)
-        .await
-}
-
-/// Soft-deletes: the row stays for the delivery log, but no read here sees it again, and its
-/// unfinished deliveries are marked failed. Returns whether a live subscription was deleted.
-pub async fn soft_delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let deleted = sqlx::query(
-        "UPDATE subscriptions SET deleted_at = now(), updated_at = now(), secret = '', \
-         previous_secret = NULL WHERE id = $1 AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if deleted {
-        sqlx::query(
-            "UPDATE deliveries SET status = 'failed', last_error = 'subscription deleted', \
-             next_attempt_at = NULL, updated_at = now() \
-             WHERE subscription_id = $1 AND status IN ('pending', 'delivering', 'retrying', 'paused')",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(deleted)
-}
-
 /// Every live subscription (the directory's full load).
 pub async fn list_all_live(pool: &PgPool) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
     sqlx::query_as(concat!(
@@ -287,45 +194,104 @@ pub async fn list_all_live(pool: &PgPool) -> Result<Vec<SubscriptionRow>, sqlx::
     .await
 }
 
-pub async fn set_failing_since(
-    pool: &PgPool,
+/// The live row under a row lock, for a change to compute its new state from.
+pub async fn lock(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM subscriptions WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+    );
+    sqlx::query_as(sql).bind(id).fetch_optional(&mut **tx).await
+}
+
+pub async fn update_spec(
+    tx: &mut Tx<'_>,
     id: Uuid,
-    since: Option<DateTime<Utc>>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE subscriptions SET failing_since = $2 WHERE id = $1")
-        .bind(id)
-        .bind(since)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-/// Records that `node` is alive.
-pub async fn heartbeat(pool: &PgPool, node: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO nodes (node_id) VALUES ($1) \
-         ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = now()",
-    )
-    .bind(node)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Takes the subscriptions no live node owns; returns them as they are now.
-pub async fn claim_orphans(
-    pool: &PgPool,
-    node: &str,
-    ttl_secs: f64,
-) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "UPDATE subscriptions SET owner_node = $1 WHERE deleted_at IS NULL AND owner_node IS DISTINCT FROM $1 \
-         AND (owner_node IS NULL OR owner_node NOT IN \
-              (SELECT node_id FROM nodes WHERE heartbeat_at > now() - make_interval(secs => $2))) RETURNING ",
+    spec: &SubscriptionSpec,
+) -> Result<SubscriptionRow, sqlx::Error> {
+    let sql = concat!(
+        "UPDATE subscriptions SET target_url = $2, event_types = $3, description = $4, \
+         headers = $5, rate_limit_per_second = $6, max_in_flight = $7, timeout_ms = $8, \
+         version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
         columns!()
-    ))
-    .bind(node)
-    .bind(ttl_secs)
-    .fetch_all(pool)
+    );
+    sqlx::query_as(sql)
+        .bind(id)
+        .bind(spec.target_url.as_str())
+        .bind(spec.event_types.to_strings())
+        .bind(&spec.description)
+        .bind(Json(spec.headers.as_map()))
+        .bind(spec.rate_limit_per_second)
+        .bind(spec.max_in_flight)
+        .bind(spec.timeout_ms)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// Sets the status (and the reason, for `disabled`).
+pub async fn set_status(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    status: SubscriptionStatus,
+    reason: Option<&str>,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let sql = concat!(
+        "UPDATE subscriptions SET status = $2, disabled_reason = $3, version = version + 1, \
+         updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+        columns!()
+    );
+    sqlx::query_as(sql)
+        .bind(id)
+        .bind(status.as_str())
+        .bind(reason)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+/// Replaces the secret; the old one keeps signing until `overlap_until`.
+pub async fn rotate_secret(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    new_secret: &SigningSecret,
+    overlap_until: DateTime<Utc>,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let sql = concat!(
+        "UPDATE subscriptions SET previous_secret = secret, previous_secret_expires_at = $3, \
+         secret = $2, version = version + 1, updated_at = now() \
+         WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+        columns!()
+    );
+    sqlx::query_as(sql)
+        .bind(id)
+        .bind(new_secret.expose())
+        .bind(overlap_until)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+/// Soft-deletes: the row stays for the delivery log, but no read here sees it again.
+/// Returns the new version when a live subscription was deleted.
+pub async fn soft_delete(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE subscriptions SET deleted_at = now(), updated_at = now(), secret = '', \
+         previous_secret = NULL, version = version + 1 \
+         WHERE id = $1 AND deleted_at IS NULL RETURNING version",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// `(id, status, deleted)` of each of `ids` that exists: what an ingest commit reads, under
+/// the shared change lock, to decide its deliveries' first status.
+pub async fn statuses(
+    tx: &mut Tx<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String, bool)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, status, deleted_at IS NOT NULL FROM subscriptions WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(&mut **tx)
     .await
 }

@@ -1,0 +1,405 @@
+//! The SubscriptionActor: one per subscription with work on this node, started by the
+//! supervisor only under a lease this node holds. It is a thin shell around [`core::Core`],
+//! which decides; the shell does the I/O the core asks for — loads and pages from Postgres,
+//! node-wide attempt permits, in-flight marks, one DeliveryActor per attempt, outcome
+//! records, timers — and asks [`Leases`] before every send.
+//!
+//! Takes: [`Dispatch`], [`Enqueue`], [`Backfill`], [`Refresh`], [`LeaseLost`],
+//! [`AttemptDone`], [`GetLoad`], [`Shutdown`]. Sends: [`MarkInFlight`] and
+//! [`RecordOutcome`] to the persistence actor, [`ActorStopped`] to the supervisor, attempt
+//! events to the live stream, disables to the engine's lifecycle.
+//! Must never: send without a valid lease at its epoch, keep timers running after the lease
+//! is lost, or forget a delivery (what it lets go of is in Postgres, due or held).
+
+pub mod core;
+mod outcome;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+use tokio::sync::OwnedSemaphorePermit;
+use uuid::Uuid;
+
+use self::core::{Core, LOAD_BATCH, Step};
+use crate::clock::SystemClock;
+use crate::db::deliveries;
+use crate::db::health::Health;
+use crate::db::subscriptions::SubscriptionRow;
+use crate::delivery::{AttemptSpec, DeliveryActor};
+use crate::engine::EngineDeps;
+use crate::job::DeliveryJob;
+use crate::messages::{
+    ActorStopped, AttemptDone, Backfill, Dispatch, EngineLoad, Enqueue, GetLoad, LeaseLost,
+    MarkInFlight, Refresh, Shutdown,
+};
+use crate::ownership::Leases;
+use crate::retry_store::Mark;
+
+/// An actor with nothing to do for this long stops.
+const IDLE_STOP: Duration = Duration::from_secs(60);
+
+pub struct SubscriptionActor {
+    sub: Arc<SubscriptionRow>,
+    core: Core<SystemClock>,
+    deps: Arc<EngineDeps>,
+    supervisor: Recipient<ActorStopped>,
+    shard: u16,
+    epoch: i64,
+    /// A node-wide attempt permit obtained while waiting, kept for the next attempt.
+    permit: Option<OwnedSemaphorePermit>,
+    awaiting_permit: bool,
+    wake: Option<(Instant, SpawnHandle)>,
+    last_busy: Instant,
+    /// Shutting down: no new attempts; stop when the last one in flight reports.
+    stopping: bool,
+    /// The failing streak is read from Postgres at start; nothing is sent before.
+    health_loaded: bool,
+}
+
+impl SubscriptionActor {
+    pub fn new(
+        sub: Arc<SubscriptionRow>,
+        epoch: i64,
+        deps: Arc<EngineDeps>,
+        supervisor: Recipient<ActorStopped>,
+    ) -> Self {
+        let core = Core::new(
+            SystemClock,
+            deps.core_config.clone(),
+            &sub,
+            Health::default(),
+        );
+        Self {
+            shard: crate::domain::shard_of(sub.id),
+            sub,
+            core,
+            deps,
+            supervisor,
+            epoch,
+            permit: None,
+            awaiting_permit: false,
+            wake: None,
+            last_busy: Instant::now(),
+            stopping: false,
+            health_loaded: false,
+        }
+    }
+
+    fn leases(&self) -> &Leases {
+        &self.deps.leases
+    }
+
+    fn lease_ok(&self) -> bool {
+        self.leases().allows(self.shard, self.epoch, Instant::now())
+    }
+
+    /// Does what the core asks until it waits.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if !self.health_loaded {
+            return;
+        }
+        if !self.stopping && self.core.is_active() && !self.lease_ok() {
+            self.lose_lease(ctx);
+            return;
+        }
+        loop {
+            let have_permit = self.take_permit();
+            match self.core.plan(have_permit) {
+                Step::Send(job) => self.start_attempt(job, ctx),
+                Step::Load(ids) => self.load(ids, ctx),
+                Step::Page(cursor) => self.page(cursor, ctx),
+                Step::NeedPermit => {
+                    self.wait_for_permit(ctx);
+                    break;
+                }
+                Step::WaitUntil(at) => {
+                    self.arm(ctx, at);
+                    break;
+                }
+                Step::Idle => break,
+            }
+        }
+        if !self.core.is_idle() {
+            self.last_busy = Instant::now();
+        }
+    }
+
+    fn take_permit(&mut self) -> bool {
+        if self.permit.is_none() {
+            self.permit = self.deps.attempt_permits.clone().try_acquire_owned().ok();
+        }
+        self.permit.is_some()
+    }
+
+    fn wait_for_permit(&mut self, ctx: &mut Context<Self>) {
+        if self.awaiting_permit {
+            return;
+        }
+        self.awaiting_permit = true;
+        let permits = self.deps.attempt_permits.clone();
+        ctx.spawn(
+            permits
+                .acquire_owned()
+                .into_actor(self)
+                .map(|granted, act, ctx| {
+                    act.awaiting_permit = false;
+                    act.permit = granted.ok();
+                    act.pump(ctx);
+                }),
+        );
+    }
+
+    /// Wakes the actor at `at` (keeping an earlier wake if one is set).
+    fn arm(&mut self, ctx: &mut Context<Self>, at: Instant) {
+        if let Some((when, handle)) = self.wake {
+            if when <= at && when > Instant::now() {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let delay = at.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(delay, |act, ctx| {
+            act.wake = None;
+            act.pump(ctx);
+        });
+        self.wake = Some((at, handle));
+    }
+
+    fn load(&mut self, ids: Vec<Uuid>, ctx: &mut Context<Self>) {
+        let db = self.deps.db.clone();
+        let fut = async move { (deliveries::load_jobs(&db, &ids).await, ids) };
+        ctx.spawn(fut.into_actor(self).map(|(result, ids), act, ctx| {
+            match result {
+                Ok(jobs) => act.core.loaded(ids, jobs),
+                Err(e) => {
+                    tracing::warn!(error = %e, sub = %act.sub.id, "cannot load deliveries; retrying in 1s");
+                    act.core.load_failed(ids);
+                    act.arm(ctx, Instant::now() + Duration::from_secs(1));
+                    return;
+                }
+            }
+            act.pump(ctx);
+        }));
+    }
+
+    fn page(&mut self, cursor: Option<deliveries::PageCursor>, ctx: &mut Context<Self>) {
+        let (db, id) = (self.deps.db.clone(), self.sub.id);
+        let limit = LOAD_BATCH;
+        let fut = async move {
+            let horizon = Utc::now();
+            deliveries::page_due(&db, id, horizon, cursor, limit as i64).await
+        };
+        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
+            match result {
+                Ok((jobs, next)) => act.core.paged(jobs, next, limit),
+                Err(e) => {
+                    tracing::warn!(error = %e, sub = %act.sub.id, "cannot page the backlog; retrying in 1s");
+                    act.core.page_failed();
+                    act.arm(ctx, Instant::now() + Duration::from_secs(1));
+                    return;
+                }
+            }
+            act.pump(ctx);
+        }));
+    }
+
+    /// Marks the attempt in flight (Redis), then starts its DeliveryActor.
+    fn start_attempt(&mut self, job: DeliveryJob, ctx: &mut Context<Self>) {
+        let Some(permit) = self.permit.take() else {
+            self.core.unsend(job);
+            return;
+        };
+        let Some(payload) = job.payload.clone() else {
+            self.core.unsend(job);
+            self.permit = Some(permit);
+            return;
+        };
+        let mark = Mark {
+            shard: self.shard,
+            delivery_id: job.delivery_id,
+            attempt: job.attempts_made + 1,
+            epoch: self.epoch,
+        };
+        let timeout = self
+            .sub
+            .timeout_ms
+            .and_then(|ms| u64::try_from(ms).ok())
+            .map_or(self.deps.config.delivery_timeout, Duration::from_millis);
+        let spec = AttemptSpec {
+            attempt_number: job.attempts_made + 1,
+            job,
+            payload,
+            subscription: self.sub.clone(),
+            timeout,
+            allow_private: self.deps.config.allow_private_targets,
+            leases: self.deps.leases.clone(),
+            shard: self.shard,
+            epoch: self.epoch,
+        };
+        let marked = self.deps.persistence.send(MarkInFlight(mark));
+        let me = ctx.address().recipient();
+        ctx.spawn(marked.into_actor(self).map(move |_, _act, _ctx| {
+            DeliveryActor::new(spec, me, permit).start();
+        }));
+    }
+
+    fn lose_lease(&mut self, ctx: &mut Context<Self>) {
+        tracing::warn!(sub = %self.sub.id, shard = self.shard, epoch = self.epoch, "lease lost; stopping");
+        self.core.stop();
+        self.permit = None;
+        if let Some((_, handle)) = self.wake.take() {
+            ctx.cancel_future(handle);
+        }
+        if self.core.in_flight() == 0 {
+            ctx.stop();
+        } else {
+            self.stopping = true;
+        }
+    }
+
+    fn load_figures(&self) -> EngineLoad {
+        EngineLoad {
+            actors: 1,
+            queued: self.core.queued(),
+            scheduled: self.core.scheduled(),
+            in_flight: self.core.in_flight(),
+        }
+    }
+}
+
+impl Actor for SubscriptionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(100_000);
+        self.load_health(ctx);
+        ctx.run_interval(Duration::from_secs(10), |act, ctx| {
+            if act.core.is_idle() && act.last_busy.elapsed() >= IDLE_STOP {
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.supervisor.do_send(ActorStopped {
+            id: self.sub.id,
+            addr: ctx.address(),
+        });
+    }
+}
+
+impl Handler<Dispatch> for SubscriptionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Dispatch, ctx: &mut Self::Context) {
+        self.core.add_jobs(msg.jobs);
+        self.pump(ctx);
+    }
+}
+
+impl Handler<Enqueue> for SubscriptionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) {
+        self.core.add_ids(msg.deliveries, msg.force);
+        self.pump(ctx);
+    }
+}
+
+impl Handler<Backfill> for SubscriptionActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Backfill, ctx: &mut Self::Context) {
+        self.core.note_backlog();
+        self.pump(ctx);
+    }
+}
+
+impl Handler<Refresh> for SubscriptionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Refresh, ctx: &mut Self::Context) {
+        if msg.row.version < self.sub.version {
+            return;
+        }
+        let resumed =
+            !self.core.is_active() && msg.row.status() == crate::domain::SubscriptionStatus::Active;
+        self.sub = msg.row;
+        self.core.refresh(&self.sub);
+        if resumed {
+            self.core.note_backlog();
+        }
+        self.pump(ctx);
+    }
+}
+
+impl Handler<LeaseLost> for SubscriptionActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: LeaseLost, ctx: &mut Self::Context) {
+        self.lose_lease(ctx);
+    }
+}
+
+impl Handler<GetLoad> for SubscriptionActor {
+    type Result = MessageResult<GetLoad>;
+
+    fn handle(&mut self, _msg: GetLoad, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.load_figures())
+    }
+}
+
+impl Handler<Shutdown> for SubscriptionActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) {
+        self.stopping = true;
+        self.core.stop();
+        self.permit = None;
+        if self.core.in_flight() == 0 {
+            ctx.stop();
+        }
+    }
+}
+
+impl Handler<AttemptDone> for SubscriptionActor {
+    type Result = ();
+
+    fn handle(&mut self, done: AttemptDone, ctx: &mut Self::Context) {
+        match done.result {
+            Some((attempt, outcome)) => {
+                self.record(done.job, attempt, outcome, done.permit, ctx);
+            }
+            None => {
+                self.core.unsend(done.job);
+                self.lose_lease(ctx);
+            }
+        }
+        if self.stopping && self.core.in_flight() == 0 {
+            ctx.stop();
+            return;
+        }
+        self.pump(ctx);
+    }
+}
+
+impl SubscriptionActor {
+    /// Reads the failing streak, then starts working (retrying while Postgres is away).
+    fn load_health(&mut self, ctx: &mut Context<Self>) {
+        let (db, id) = (self.deps.db.clone(), self.sub.id);
+        let fut = async move { crate::db::health::get(&db, id).await };
+        ctx.spawn(fut.into_actor(self).map(|result, act, ctx| match result {
+            Ok(h) => {
+                act.core.set_health(h);
+                act.health_loaded = true;
+                act.pump(ctx);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, sub = %act.sub.id, "cannot read the subscription's health; retrying in 1s");
+                ctx.run_later(Duration::from_secs(1), |act, ctx| act.load_health(ctx));
+            }
+        }));
+    }
+}

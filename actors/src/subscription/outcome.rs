@@ -1,0 +1,131 @@
+//! The shell's side of an outcome: what the core decided becomes a fenced record for the
+//! persistence actor, an event on the live stream, metrics, and — when the core says so — a
+//! disable through the lifecycle module.
+
+use actix::prelude::*;
+use chrono::Utc;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::SubscriptionActor;
+use super::core::Decision;
+use crate::db::outcomes::{AttemptRecord, OutcomeRow, StatusUpdate};
+use crate::delivery::AttemptOutcome;
+use crate::domain::DeliveryStatus;
+use crate::engine::AttemptEvent;
+use crate::job::DeliveryJob;
+use crate::messages::RecordOutcome;
+use crate::retry_store::{Mark, ScheduledRetry};
+
+impl SubscriptionActor {
+    pub(super) fn record(
+        &mut self,
+        job: DeliveryJob,
+        attempt: AttemptRecord,
+        outcome: AttemptOutcome,
+        permit: Option<OwnedSemaphorePermit>,
+        ctx: &mut Context<Self>,
+    ) {
+        let decision = self.core.outcome(&job, &outcome);
+        record_metrics(&job, &attempt, &outcome, decision.status);
+        self.deps.publish(AttemptEvent {
+            subscription_id: self.sub.id,
+            delivery_id: job.delivery_id,
+            message_id: job.message_id,
+            event_type: job.event_type.to_string(),
+            delivery_status: decision.status.as_str(),
+            attempt: attempt.clone(),
+        });
+        let msg = self.outcome_message(&job, attempt, &decision, permit);
+        let id = job.delivery_id;
+        ctx.spawn(
+            self.deps
+                .persistence
+                .send(msg)
+                .into_actor(self)
+                .map(move |_, act, _| act.core.written(id)),
+        );
+        if let Some(reason) = decision.disable {
+            self.disable(reason, ctx);
+        }
+    }
+
+    fn outcome_message(
+        &self,
+        job: &DeliveryJob,
+        attempt: AttemptRecord,
+        decision: &Decision,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> RecordOutcome {
+        let update = StatusUpdate {
+            id: job.delivery_id,
+            status: decision.status,
+            attempt_count: job.attempts_made + 1,
+            next_attempt_at: decision.next_attempt_at,
+            last_attempt_at: attempt.attempted_at,
+            last_status_code: attempt.status_code,
+            last_error: attempt.error_message.clone(),
+        };
+        let schedule = decision.next_attempt_at.map(|at| ScheduledRetry {
+            subscription_id: self.sub.id,
+            delivery_id: job.delivery_id,
+            due_ms: at.timestamp_millis(),
+        });
+        let mark = Mark {
+            shard: self.shard,
+            delivery_id: job.delivery_id,
+            attempt: attempt.attempt_number,
+            epoch: self.epoch,
+        };
+        RecordOutcome {
+            subscription_id: self.sub.id,
+            row: OutcomeRow {
+                shard: i32::from(self.shard),
+                epoch: self.epoch,
+                attempt,
+                update,
+                health: decision.health.map(|h| (self.sub.id, h)),
+            },
+            schedule,
+            mark,
+            permit,
+        }
+    }
+
+    fn disable(&mut self, reason: String, ctx: &mut Context<Self>) {
+        tracing::warn!(sub = %self.sub.id, %reason, "disabling subscription; its deliveries are held");
+        let (deps, id) = (self.deps.clone(), self.sub.id);
+        ctx.spawn(
+            async move { deps.disable(id, &reason).await }
+                .into_actor(self)
+                .map(|_, _, _| ()),
+        );
+    }
+}
+
+/// Counters and histograms of one finished attempt.
+fn record_metrics(
+    job: &DeliveryJob,
+    attempt: &AttemptRecord,
+    outcome: &AttemptOutcome,
+    status: DeliveryStatus,
+) {
+    let outcome = match outcome {
+        AttemptOutcome::Success { .. } => "success",
+        AttemptOutcome::HttpStatus { .. } => "http_status",
+        AttemptOutcome::Failed { class } => class.as_str(),
+    };
+    metrics::counter!("courier_attempts_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("courier_attempt_duration_seconds")
+        .record(f64::from(attempt.duration_ms) / 1000.0);
+    if status.is_final() {
+        metrics::counter!("courier_deliveries_finished_total", "status" => status.as_str())
+            .increment(1);
+    }
+    if status == DeliveryStatus::Succeeded
+        && let Some((secs, nanos)) = job.message_id.get_timestamp().map(|t| t.to_unix())
+    {
+        let accepted_ms = secs as f64 * 1000.0 + f64::from(nanos) / 1e6;
+        let latency = (Utc::now().timestamp_millis() as f64 - accepted_ms).max(0.0) / 1000.0;
+        metrics::histogram!("courier_delivery_latency_seconds").record(latency);
+    }
+}
