@@ -11,9 +11,14 @@
 //!   [`messages`] lists what they say to each other; [`directory`] and [`retry_store`] are
 //!   the in-memory and Redis views they share.
 //! - [`engine`]: the handle the HTTP server holds to start, use and stop all of it.
+//! - [`access`] (API keys, sessions), [`crypto`] (encryption at rest), [`catalog`] (event
+//!   types and their schemas): tenancy's building blocks, independent of the engine.
 
+pub mod access;
 pub mod cache;
+pub mod catalog;
 pub mod changes;
+pub mod crypto;
 pub mod db;
 pub mod delivery;
 pub mod directory;

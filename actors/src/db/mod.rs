@@ -2,9 +2,14 @@
 //! module formats SQL. Queries are checked at run time (`query_as` + `FromRow`) and covered
 //! by the integration tests against a real database.
 
+pub mod api_keys;
+pub mod applications;
 pub mod deliveries;
+pub mod encryption_keys;
+pub mod event_types;
 pub mod messages;
 pub mod nodelay;
+pub mod sessions;
 pub mod subscriptions;
 
 use std::str::FromStr;
