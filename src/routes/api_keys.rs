@@ -7,15 +7,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use courier_actors::access::Scope;
 use courier_actors::db::api_keys::{self as db, ApiKeyRow};
-use courier_actors::db::applications as apps;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::ApiKey;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::routes::fields;
 use crate::routes::{Page, RouteExt, method_not_allowed, page_response};
+use crate::routes::{applications, fields};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -103,7 +102,7 @@ async fn scope_of(state: &AppState, body: &CreateApiKey) -> ApiResult<Scope> {
             "application: a key with scope \"application\" needs the application's id or uid"
                 .into(),
         )),
-        ("application", Some(key)) => apps::find(&state.db, key)
+        ("application", Some(key)) => applications::find(state, key)
             .await?
             .map(|app| Scope::Application(app.id))
             .ok_or_else(|| {
@@ -157,7 +156,7 @@ pub async fn list_api_keys(
     let page = Page::parse(query.limit, query.cursor.as_deref(), 50)?;
     let application = match query.application.as_deref().filter(|a| !a.is_empty()) {
         Some(key) => Some(
-            apps::find(&state.db, key)
+            applications::find(&state, key)
                 .await?
                 .ok_or_else(|| {
                     ApiError::BadQuery(format!("application: no live application {key:?}"))

@@ -117,11 +117,20 @@ pub async fn resolve(
     principal: &Principal,
     key: &str,
 ) -> ApiResult<ApplicationRow> {
-    let row = db::find(&state.db, key)
+    let row = find(state, key)
         .await?
         .ok_or(ApiError::NotFound("application"))?;
     principal.require_access(row.id)?;
     Ok(row)
+}
+
+/// The live application `key` (id or uid) names, whoever asks; `None` also for keys that
+/// cannot be an id or a uid.
+pub async fn find(state: &AppState, key: &str) -> ApiResult<Option<ApplicationRow>> {
+    if !fields::could_name_application(key) {
+        return Ok(None);
+    }
+    Ok(db::find(&state.db, key).await?)
 }
 
 /// Create an application.

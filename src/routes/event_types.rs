@@ -114,9 +114,13 @@ const MAX_DESCRIPTION: usize = 1000;
 
 /// Checks a spec's schema compiles and its example matches it.
 fn check_spec(spec: &EventTypeSpec) -> ApiResult<()> {
+    if let Some(example) = &spec.example {
+        fields::no_nul("example", example)?;
+    }
     let Some(schema) = &spec.schema else {
         return Ok(());
     };
+    fields::no_nul("schema", schema)?;
     let validator = catalog::compile(schema)
         .map_err(|e| ApiError::Validation(format!("schema is not a valid JSON Schema: {e}")))?;
     if let Some(example) = &spec.example
@@ -127,6 +131,16 @@ fn check_spec(spec: &EventTypeSpec) -> ApiResult<()> {
         )));
     }
     Ok(())
+}
+
+/// The stored type `name`; `404` also for names that cannot be a type.
+async fn stored(state: &AppState, name: &str) -> ApiResult<EventTypeRow> {
+    if EventType::parse(name).is_err() {
+        return Err(ApiError::NotFound("event type"));
+    }
+    db::get(&state.db, name)
+        .await?
+        .ok_or(ApiError::NotFound("event type"))
 }
 
 async fn changed(state: &AppState) {
@@ -198,6 +212,11 @@ pub async fn list_event_types(
         )));
     }
     let after = query.cursor.as_deref().filter(|c| !c.is_empty());
+    if let Some(c) = after
+        && EventType::parse(c).is_err()
+    {
+        return Err(ApiError::BadQuery(format!("cursor {c:?} is not valid")));
+    }
     let mut rows = db::list(&state.db, limit + 1, after).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
@@ -225,9 +244,7 @@ pub async fn get_event_type(
     state: web::Data<AppState>,
     name: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let row = db::get(&state.db, &name)
-        .await?
-        .ok_or(ApiError::NotFound("event type"))?;
+    let row = stored(&state, &name).await?;
     Ok(HttpResponse::Ok().json(EventTypeView::from(row)))
 }
 
@@ -246,9 +263,7 @@ pub async fn patch_event_type(
     name: web::Path<String>,
     body: web::Json<PatchEventType>,
 ) -> ApiResult<HttpResponse> {
-    let row = db::get(&state.db, &name)
-        .await?
-        .ok_or(ApiError::NotFound("event type"))?;
+    let row = stored(&state, &name).await?;
     let body = body.into_inner();
     let mut spec = EventTypeSpec::from_row(&row);
     if let Some(d) = body.description {

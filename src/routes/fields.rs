@@ -50,11 +50,44 @@ pub fn uid(value: &str) -> ApiResult<String> {
     }
 }
 
+/// Whether `key` can name an application at all (an id or a uid); anything else is not
+/// looked up, so no odd byte (a NUL, say) ever reaches Postgres.
+pub fn could_name_application(key: &str) -> bool {
+    uuid::Uuid::parse_str(key).is_ok() || uid(key).is_ok()
+}
+
+/// Refuses JSON holding a NUL character in any string or key: Postgres cannot store it in
+/// `jsonb`, and it is never meaningful.
+pub fn no_nul(field: &str, value: &Value) -> ApiResult<()> {
+    let found = match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => return items.iter().try_for_each(|v| no_nul(field, v)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k.contains('\0') {
+                    return Err(nul_error(field));
+                }
+                no_nul(field, v)?;
+            }
+            false
+        }
+        _ => false,
+    };
+    if found { Err(nul_error(field)) } else { Ok(()) }
+}
+
+fn nul_error(field: &str) -> ApiError {
+    ApiError::Validation(format!(
+        "{field} must not contain the NUL character (\\u0000)"
+    ))
+}
+
 /// The most bytes an application's `metadata` may take as JSON.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 /// `metadata`: a JSON object of at most [`MAX_METADATA_BYTES`].
 pub fn metadata(value: Value) -> ApiResult<serde_json::Map<String, Value>> {
+    no_nul("metadata", &value)?;
     let Value::Object(map) = value else {
         return Err(ApiError::Validation(
             "metadata must be a JSON object".into(),
@@ -152,6 +185,20 @@ mod tests {
         assert_eq!(format_secs(2_592_000), "30d");
         assert_eq!(format_secs(5_400), "90m");
         assert_eq!(format_secs(61), "61s");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_anywhere_in_json() {
+        assert!(no_nul("schema", &json!({"a": ["ok", {"b": 1}]})).is_ok());
+        for bad in [
+            json!("a\u{0}"),
+            json!({"k\u{0}": 1}),
+            json!([[{"x": "\u{0}"}]]),
+        ] {
+            let e = no_nul("schema", &bad).expect_err("has NUL").to_string();
+            assert!(e.contains("schema"), "{e}");
+        }
+        assert!(could_name_application("acme") && !could_name_application("a\u{0}b"));
     }
 
     #[test]

@@ -161,6 +161,10 @@ async fn bad_key_requests_get_a_4xx_naming_the_field_and_store_nothing() {
             json!({"name": "k", "scope": "application", "application": "nope"}),
             "application",
         ),
+        (
+            json!({"name": "k", "scope": "application", "application": "a\u{0}b"}),
+            "application",
+        ),
         (json!({"name": "", "scope": "admin"}), "name"),
         (json!({"name": "tab\there", "scope": "admin"}), "name"),
         (json!({"name": "x".repeat(129), "scope": "admin"}), "name"),
@@ -185,6 +189,7 @@ async fn bad_key_requests_get_a_4xx_naming_the_field_and_store_nothing() {
             404,
         ),
         ("GET", "/api-keys?application=nope", 400),
+        ("GET", "/api-keys?application=%00", 400),
         ("GET", "/api-keys?limit=9999", 400),
         ("PUT", "/api-keys", 405),
     ] {

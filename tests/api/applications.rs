@@ -251,6 +251,34 @@ async fn bad_application_input_gets_a_4xx_naming_the_field_and_stores_nothing() 
             "application",
         ),
         ("GET", "/applications?limit=0", String::new(), 400, "limit"),
+        (
+            "GET",
+            "/applications/nul%00byte",
+            String::new(),
+            404,
+            "application",
+        ),
+        (
+            "PATCH",
+            "/applications/%00",
+            json!({"name": "n"}).to_string(),
+            404,
+            "application",
+        ),
+        (
+            "POST",
+            "/applications",
+            json!({"uid": "ok", "name": "n", "metadata": {"a": "\u{0}"}}).to_string(),
+            400,
+            "metadata",
+        ),
+        (
+            "POST",
+            "/applications",
+            json!({"uid": "ok", "name": "n", "metadata": {"\u{0}": 1}}).to_string(),
+            400,
+            "metadata",
+        ),
         ("PUT", "/applications/taken", String::new(), 405, ""),
     ];
     for (method, path, body, status, hint) in cases {

@@ -156,6 +156,27 @@ async fn bad_catalog_input_gets_a_4xx_naming_the_problem_and_stores_nothing() {
             404,
             "event type",
         ),
+        (
+            "PATCH",
+            "/event-types/nul%00",
+            json!({"description": "d"}),
+            404,
+            "event type",
+        ),
+        (
+            "POST",
+            "/event-types",
+            json!({"name": "a.b", "schema": {"const": "\u{0}"}}),
+            400,
+            "NUL",
+        ),
+        (
+            "POST",
+            "/event-types",
+            json!({"name": "a.b", "example": {"k": "\u{0}"}}),
+            400,
+            "NUL",
+        ),
     ];
     for (method, path, body, status, hint) in cases {
         let a = app
@@ -185,6 +206,14 @@ async fn bad_catalog_input_gets_a_4xx_naming_the_problem_and_stores_nothing() {
     assert_eq!(
         app.get("/event-types?limit=0").await.status,
         StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.get("/event-types?cursor=%00").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.get("/event-types/nul%00").await.status,
+        StatusCode::NOT_FOUND
     );
 }
 
