@@ -138,3 +138,17 @@ fn a_stored_schema_that_no_longer_compiles_means_no_check() {
     );
     assert!(types.entries["a.b"].validator.is_none());
 }
+
+#[test]
+fn self_referencing_schemas_compile_or_fail_without_hanging() {
+    for schema in [
+        json!({"$ref": "#"}),
+        json!({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}),
+        json!({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}),
+        json!({"type": "object", "properties": {"child": {"$ref": "#"}}}),
+    ] {
+        if let Ok(v) = compile(&schema) {
+            let _ = first_violation(&v, &json!({"child": {"child": {"child": 1}}}));
+        }
+    }
+}

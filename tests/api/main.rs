@@ -8,6 +8,7 @@ mod delivery;
 mod docs_and_health;
 mod event_types;
 mod ingest;
+mod keyring;
 mod nodes;
 mod operations;
 mod receiver;
