@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("missing or wrong API key: send `Authorization: Bearer <COURIER_API_KEY>`")]
+    #[error(
+        "missing or wrong credentials: send `Authorization: Bearer <API key>` or a session cookie"
+    )]
     Unauthorized,
     #[error("this subscription requires an X-Hub-Signature-256 header")]
     SignatureRequired,
@@ -39,6 +41,17 @@ pub enum ApiError {
     PayloadTooDeep(String),
     #[error("the payload was refused by storage: {0}")]
     PayloadRejected(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    CsrfRejected(String),
+    #[error("the payload does not match the schema of {event_type}: {message} (at {})",
+        if path.is_empty() { "the payload's root" } else { path })]
+    PayloadInvalid {
+        event_type: String,
+        path: String,
+        message: String,
+    },
     #[error("a dependency is unavailable; retry shortly")]
     Unavailable,
     #[error("too many requests are waiting to be stored; retry shortly")]
@@ -81,6 +94,9 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::PayloadTooDeep(_) => "payload_too_deep",
             Self::PayloadRejected(_) => "payload_rejected",
+            Self::Forbidden(_) => "forbidden",
+            Self::CsrfRejected(_) => "csrf_rejected",
+            Self::PayloadInvalid { .. } => "payload_invalid",
             Self::Unavailable => "service_unavailable",
             Self::Overloaded => "overloaded",
             Self::Internal(_) => "internal_error",
@@ -89,6 +105,18 @@ impl ApiError {
 
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         Self::Internal(e.into())
+    }
+
+    /// The `422` for a payload that fails its type's schema in the catalog.
+    pub fn payload_invalid(
+        event_type: &str,
+        violation: courier_actors::catalog::SchemaViolation,
+    ) -> Self {
+        Self::PayloadInvalid {
+            event_type: event_type.to_owned(),
+            path: violation.path,
+            message: violation.message,
+        }
     }
 }
 
@@ -149,6 +177,8 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) | Self::CsrfRejected(_) => StatusCode::FORBIDDEN,
+            Self::PayloadInvalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

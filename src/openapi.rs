@@ -4,13 +4,18 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
-use crate::routes::{deliveries, health, ingest, stats, stream, subscriptions};
+use crate::routes::{
+    api_keys, applications, auth_session, deliveries, event_types, health, ingest, stats, stream,
+    subscriptions,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Courier", description = "Webhook delivery engine: subscriptions, signed ingestion, \
         retried deliveries, an attempt log and live operations. Management routes need \
-        `Authorization: Bearer <COURIER_API_KEY>`. Lists are JSON arrays; the next page's cursor is in \
+        `Authorization: Bearer <key>` (COURIER_API_KEY or a named `ck_` key) or the session cookie from \
+        `POST /auth/session`; an application-scoped key gets 403 on admin routes and 404 for other \
+        applications' ids. Lists are JSON arrays; the next page's cursor is in \
         the `X-Next-Cursor` response header. Errors are `{code, message}` with RFC 7807 fields."),
     paths(
         health::health, health::ready,
@@ -20,13 +25,22 @@ use crate::routes::{deliveries, health, ingest, stats, stream, subscriptions};
         ingest::send_test_event, ingest::ingest_raw, ingest::ingest_envelope, ingest::ingest_fanout,
         deliveries::get_delivery, deliveries::list_deliveries, deliveries::retry_delivery, deliveries::recover,
         deliveries::get_message, stream::stream_attempts, stats::overview, crate::observability::render,
+        applications::create_application, applications::list_applications, applications::get_application,
+        applications::patch_application, applications::delete_application,
+        api_keys::create_api_key, api_keys::list_api_keys, api_keys::revoke_api_key,
+        event_types::create_event_type, event_types::list_event_types, event_types::get_event_type,
+        event_types::patch_event_type,
+        auth_session::create_session, auth_session::current_session, auth_session::end_session,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     tags((name = "subscriptions", description = "Who receives which events"),
          (name = "ingestion", description = "Producers hand events in; 202 means committed"),
          (name = "deliveries", description = "Status, the attempt log, live tail, retry and recover"),
-         (name = "operations", description = "Health, readiness, metrics"))
+         (name = "operations", description = "Health, readiness, metrics"),
+         (name = "applications", description = "Tenants: every subscription, message and key belongs to one"),
+         (name = "keys", description = "Named API keys (admin or one application) and browser sessions"),
+         (name = "event types", description = "The catalog of event types, with optional JSON Schemas"))
 )]
 pub struct ApiDoc;
 

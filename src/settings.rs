@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use courier_actors::headers::CredentialHeaders;
 use courier_actors::retry::RetrySchedule;
 use courier_actors::units::{parse_duration, parse_size};
 
@@ -94,6 +95,25 @@ pub struct Settings {
     pub workers: usize,
     /// `COURIER_NODE_ID`: this node's name in subscription ownership (default: the host name).
     pub node_id: String,
+    /// `COURIER_ENCRYPTION_KEY`: comma-separated base64 32-byte keys that encrypt signing
+    /// secrets and credential headers at rest; the first encrypts, all decrypt. Unset: a key
+    /// is generated into the database's `encryption_keys` table (with a warning at start).
+    pub encryption_key: Option<Secret>,
+    /// `COURIER_SESSION_TTL`: lifetime of a browser session from `POST /auth/session`
+    /// (fixed from login, not extended by use).
+    pub session_ttl: Duration,
+    /// `COURIER_SECURE_COOKIES`: always mark the session cookie `Secure` (it is marked
+    /// anyway when the request came over https).
+    pub secure_cookies: bool,
+    /// `COURIER_VALIDATE_PAYLOADS`: check ingested payloads against their type's schema in
+    /// the catalog (`422` with the failing path when they do not match).
+    pub validate_payloads: bool,
+    /// `COURIER_ENFORCE_CATALOG`: subscriptions may only name event types in the catalog.
+    pub enforce_catalog: bool,
+    /// `COURIER_CREDENTIAL_HEADERS`: header names masked like credentials besides the
+    /// built-in ones (`Authorization`, `Cookie`, `*-Token`, `*-Key`, `*-Secret`, ...);
+    /// comma-separated, a `*` at the start or end matches anything there.
+    pub credential_headers: CredentialHeaders,
 }
 
 /// A setting that could not be used; the message names the variable.
@@ -208,6 +228,18 @@ impl Settings {
             node_id: get("COURIER_NODE_ID")
                 .map(str::to_owned)
                 .unwrap_or_else(default_node_id),
+            encryption_key: parse_encryption_key(get("COURIER_ENCRYPTION_KEY"))?,
+            session_ttl: dur("COURIER_SESSION_TTL", "8h")?,
+            secure_cookies: parse_bool(get("COURIER_SECURE_COOKIES"), "COURIER_SECURE_COOKIES")?,
+            validate_payloads: parse_bool(
+                get("COURIER_VALIDATE_PAYLOADS"),
+                "COURIER_VALIDATE_PAYLOADS",
+            )?,
+            enforce_catalog: parse_bool(get("COURIER_ENFORCE_CATALOG"), "COURIER_ENFORCE_CATALOG")?,
+            credential_headers: CredentialHeaders::parse(
+                get("COURIER_CREDENTIAL_HEADERS").unwrap_or(""),
+            )
+            .map_err(|e| err("COURIER_CREDENTIAL_HEADERS", e.0))?,
         };
         settings.validate()?;
         Ok(settings)
@@ -241,6 +273,11 @@ impl Settings {
                 "must be at most 64 characters without spaces",
             ));
         }
+        if self.session_ttl < Duration::from_secs(60)
+            || self.session_ttl > Duration::from_secs(30 * 86_400)
+        {
+            return Err(err("COURIER_SESSION_TTL", "must be between 1m and 30d"));
+        }
         Ok(())
     }
 
@@ -267,6 +304,15 @@ impl Settings {
         }
         w
     }
+}
+
+/// Checks `COURIER_ENCRYPTION_KEY` (the keys themselves are parsed again into the key ring
+/// at start).
+fn parse_encryption_key(raw: Option<&str>) -> Result<Option<Secret>, SettingsError> {
+    let Some(raw) = raw else { return Ok(None) };
+    courier_actors::crypto::parse_keys(raw)
+        .map_err(|e| err("COURIER_ENCRYPTION_KEY", e.to_string()))?;
+    Ok(Some(Secret::new(raw)))
 }
 
 fn parse_bool(raw: Option<&str>, var: &'static str) -> Result<bool, SettingsError> {
@@ -342,6 +388,14 @@ pub fn redact_url(raw: &str) -> String {
 }
 
 impl Settings {
+    /// The catalog's part of the settings.
+    pub fn catalog_config(&self) -> courier_actors::catalog::CatalogConfig {
+        courier_actors::catalog::CatalogConfig {
+            validate_payloads: self.validate_payloads,
+            enforce: self.enforce_catalog,
+        }
+    }
+
     /// The part of the settings the delivery engine uses.
     pub fn engine_config(&self) -> courier_actors::engine::EngineConfig {
         courier_actors::engine::EngineConfig {
@@ -420,5 +474,36 @@ mod tests {
             .expect("valid");
         assert!(!format!("{s:?}").contains("a-very-secret-key-123"));
         assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn tenancy_settings_have_defaults_and_name_their_variable_when_bad() {
+        let s = Settings::from_map(&HashMap::new()).expect("defaults are valid");
+        assert_eq!(s.session_ttl, Duration::from_secs(8 * 3600));
+        assert!(s.encryption_key.is_none());
+        assert!(!s.validate_payloads && !s.enforce_catalog && !s.secure_cookies);
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let s = Settings::from_map(&map(&[
+            ("COURIER_ENCRYPTION_KEY", key),
+            ("COURIER_CREDENTIAL_HEADERS", "X-Partner-Seed, *-auth"),
+            ("COURIER_SESSION_TTL", "30m"),
+        ]))
+        .expect("valid");
+        assert!(s.credential_headers.is_credential("x-partner-seed"));
+        assert!(!format!("{s:?}").contains(key));
+        for (var, value) in [
+            ("COURIER_ENCRYPTION_KEY", "not-a-key"),
+            ("COURIER_ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODw=="),
+            ("COURIER_SESSION_TTL", "10s"),
+            ("COURIER_SESSION_TTL", "45d"),
+            ("COURIER_VALIDATE_PAYLOADS", "sometimes"),
+            ("COURIER_ENFORCE_CATALOG", "2"),
+            ("COURIER_SECURE_COOKIES", "y"),
+            ("COURIER_CREDENTIAL_HEADERS", "bad name"),
+        ] {
+            let e = Settings::from_map(&map(&[(var, value)])).expect_err(value);
+            assert_eq!(e.var, var);
+            assert!(!e.to_string().contains(value) || var != "COURIER_ENCRYPTION_KEY");
+        }
     }
 }

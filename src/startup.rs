@@ -8,7 +8,10 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{ErrorHandlers, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
+use courier_actors::access::KeyStore;
 use courier_actors::cache;
+use courier_actors::catalog::Catalog;
+use courier_actors::crypto;
 use courier_actors::db;
 use courier_actors::engine::{Engine, EngineError};
 
@@ -36,6 +39,8 @@ pub enum StartupError {
     NodeId(courier_actors::ownership::IdentityError),
     #[error("DATABASE_URL ({url}): cannot start the delivery engine: {source}")]
     Engine { url: String, source: sqlx::Error },
+    #[error("COURIER_ENCRYPTION_KEY: {0}")]
+    EncryptionKey(courier_actors::crypto::KeyRingError),
     #[error("COURIER_BIND ({addr}): cannot listen: {source}")]
     Bind {
         addr: String,
@@ -60,6 +65,10 @@ impl Application {
                 url: redact_url(db_url),
                 source,
             })?;
+        let (keyring, _) =
+            crypto::load(&pool, settings.encryption_key.as_ref().map(|k| k.expose()))
+                .await
+                .map_err(StartupError::EncryptionKey)?;
         let redis_url = settings.redis_url.expose();
         let redis = cache::redis_pool(redis_url, 32).map_err(|source| StartupError::RedisUrl {
             url: redact_url(redis_url),
@@ -81,6 +90,9 @@ impl Application {
                 },
             })?;
         let state = web::Data::new(AppState {
+            keys: Arc::new(KeyStore::new(pool.clone(), settings.api_key.expose())),
+            keyring: Arc::new(keyring),
+            catalog: Arc::new(Catalog::new(pool.clone(), settings.catalog_config())),
             db: pool,
             redis,
             engine: engine.clone(),

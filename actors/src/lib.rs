@@ -15,10 +15,15 @@
 //!   outcome batches) and [`retention`]. [`messages`] lists what they say to each other;
 //!   [`retry_store`] is the Redis schedule and in-flight marks.
 //! - [`engine`]: the handle the HTTP server holds to start, use and stop all of it.
+//! - [`access`] (API keys, sessions), [`crypto`] (encryption at rest), [`catalog`] (event
+//!   types and their schemas): tenancy's building blocks, independent of the engine.
 
+pub mod access;
 pub mod answer;
 pub mod cache;
+pub mod catalog;
 pub mod clock;
+pub mod crypto;
 pub mod db;
 pub mod delivery;
 pub mod directory;

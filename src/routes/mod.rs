@@ -1,9 +1,14 @@
 //! HTTP routes. Each module owns one resource; `configure` wires them all, with extractor
 //! settings that turn every malformed body, query or path into a JSON 4xx.
 
+pub mod api_keys;
+pub mod applications;
+pub mod auth_session;
 pub mod dashboard;
 pub mod deliveries;
 pub mod docs;
+pub mod event_types;
+pub mod fields;
 pub mod health;
 pub mod ingest;
 pub mod stats;
@@ -41,6 +46,10 @@ pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(deliveries::configure)
             .configure(stream::configure)
             .configure(stats::configure)
+            .configure(applications::configure)
+            .configure(api_keys::configure)
+            .configure(event_types::configure)
+            .configure(auth_session::configure)
             .configure(crate::observability::configure)
             .configure(dashboard::configure);
     }

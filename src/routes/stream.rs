@@ -1,6 +1,7 @@
 //! `GET /stream`: Server-Sent Events, one `attempt` event per finished attempt, optionally
-//! for one subscription. Browsers' EventSource cannot send headers, so the API key may come
-//! as `?api_key=`. A slow reader that falls behind skips events (and is told how many)
+//! for one subscription. Browsers' EventSource cannot send headers, so it authenticates with
+//! the session cookie from `POST /auth/session` (or a bearer header); no key is read from the
+//! URL. A slow reader that falls behind skips events (and is told how many)
 //! rather than holding memory.
 
 use std::time::Duration;
@@ -15,8 +16,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::auth::has_api_key;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::auth::authenticate;
+use crate::error::{ApiResult, ErrorBody};
 use crate::routes::RouteExt;
 use crate::routes::views::AttemptView;
 use crate::state::AppState;
@@ -29,8 +30,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct StreamQuery {
     /// Only this subscription's attempts.
     pub subscription_id: Option<Uuid>,
-    /// The API key, for clients that cannot send `Authorization`.
-    pub api_key: Option<String>,
 }
 
 /// The JSON of one event.
@@ -87,15 +86,14 @@ async fn next_frame(rx: &mut broadcast::Receiver<AttemptEvent>, only: Option<Uui
 /// Live tail of attempts as Server-Sent Events (`event: attempt`).
 #[utoipa::path(get, path = "/stream", tag = "deliveries", params(StreamQuery), security(("api_key" = [])),
     responses((status = 200, description = "text/event-stream; `event: attempt`, data as in the attempt log", content_type = "text/event-stream"),
-        (status = 401, body = ErrorBody)))]
+        (status = 401, body = ErrorBody, description = "no bearer key and no live session cookie"),
+        (status = 403, body = ErrorBody, description = "an application-scoped key or session")))]
 pub async fn stream_attempts(
     req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<StreamQuery>,
 ) -> ApiResult<HttpResponse> {
-    if !has_api_key(&req, true) {
-        return Err(ApiError::Unauthorized);
-    }
+    authenticate(&req).await?.require_admin()?;
     let rx = state.engine.subscribe();
     let only = query.subscription_id;
     let hello = Bytes::from_static(b": connected\n\n");

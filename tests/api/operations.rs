@@ -619,7 +619,8 @@ async fn the_live_stream_shows_each_attempt_of_the_chosen_subscription() {
 
     let mut stream = app
         .client
-        .get(app.url(&format!("/stream?api_key={API_KEY}&subscription_id={id}")))
+        .get(app.url(&format!("/stream?subscription_id={id}")))
+        .insert_header(("Authorization", format!("Bearer {API_KEY}")))
         .send()
         .await
         .expect("stream opens");

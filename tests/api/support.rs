@@ -369,3 +369,71 @@ pub fn task_of(answer: &Answer) -> String {
         .expect("task_id is a string")
         .to_owned()
 }
+
+impl TestApp {
+    /// Sends a request with `Authorization: Bearer <bearer>` and a JSON body when given.
+    pub async fn call_as(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        bearer: &str,
+    ) -> Answer {
+        let auth = format!("Bearer {bearer}");
+        let body = body.map(Value::to_string);
+        self.call_with(
+            method,
+            path,
+            body.as_deref().map(str::as_bytes),
+            &[("Authorization", &auth)],
+        )
+        .await
+    }
+
+    /// Creates an application with the bootstrap key and returns its JSON.
+    pub async fn create_application(&self, uid: &str) -> Value {
+        let a = self
+            .post(
+                "/applications",
+                &serde_json::json!({"uid": uid, "name": uid}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "create app: {:?}", a.body);
+        a.body
+    }
+
+    /// Creates a named API key with the bootstrap key; returns its JSON and its token.
+    pub async fn create_key(&self, body: Value) -> (Value, String) {
+        let a = self.post("/api-keys", &body).await;
+        assert_eq!(a.status, StatusCode::CREATED, "create key: {:?}", a.body);
+        let token = a.body["key"].as_str().expect("key is shown").to_owned();
+        (a.body, token)
+    }
+
+    /// A second node on the same database and Redis prefix with some settings changed.
+    pub async fn peer_with(&self, node_id: &str, extra: &[(&str, &str)]) -> TestApp {
+        let mut vars = self.vars.clone();
+        vars.insert("COURIER_NODE_ID".into(), node_id.into());
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let (base, engine, server) = Self::start(&vars).await;
+        TestApp {
+            base,
+            db: self.db.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+            client: awc::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .finish(),
+            engine,
+            vars,
+            server,
+        }
+    }
+}
+
+/// The `name=value` part of an answer's session cookie.
+pub fn session_cookie_of(answer: &Answer) -> String {
+    let set = answer.header("set-cookie").expect("a Set-Cookie header");
+    set.split(';').next().expect("name=value").trim().to_owned()
+}

@@ -6,12 +6,17 @@
 //! [`DeliveryStatus`] once (statements are rendered into `LazyLock` statics by
 //! [`statement!`]), so no statement spells a status by hand.
 
+pub mod api_keys;
+pub mod applications;
 pub mod changes;
 pub mod deliveries;
+pub mod encryption_keys;
+pub mod event_types;
 pub mod health;
 pub mod messages;
 pub mod nodelay;
 pub mod outcomes;
+pub mod sessions;
 pub mod shards;
 pub mod stats;
 pub mod subscriptions;
