@@ -133,6 +133,7 @@ impl From<courier_actors::lifecycle::LifecycleError> for ApiError {
             L::NotFound => Self::NotFound("subscription"),
             L::Invalid(i) => i.into(),
             L::Db(e) => e.into(),
+            L::Sealed(e) => Self::Internal(anyhow::Error::new(e)),
         }
     }
 }

@@ -418,6 +418,7 @@ impl Settings {
             sweep_interval: self.sweep_interval,
             heartbeat_ttl: self.node_ttl,
             max_attempts_in_flight: self.max_attempts_in_flight,
+            credential_headers: self.credential_headers.clone(),
         }
     }
 }

@@ -80,18 +80,24 @@ impl Application {
                 url: redact_url(redis_url),
                 reason,
             })?;
-        let engine = Engine::start(settings.engine_config(), pool.clone(), redis.clone())
-            .await
-            .map_err(|e| match e {
-                EngineError::Identity(e) => StartupError::NodeId(e),
-                EngineError::Db(source) => StartupError::Engine {
-                    url: redact_url(db_url),
-                    source,
-                },
-            })?;
+        let keyring = Arc::new(keyring);
+        let engine = Engine::start(
+            settings.engine_config(),
+            pool.clone(),
+            redis.clone(),
+            keyring.clone(),
+        )
+        .await
+        .map_err(|e| match e {
+            EngineError::Identity(e) => StartupError::NodeId(e),
+            EngineError::Db(source) => StartupError::Engine {
+                url: redact_url(db_url),
+                source,
+            },
+        })?;
         let state = web::Data::new(AppState {
             keys: Arc::new(KeyStore::new(pool.clone(), settings.api_key.expose())),
-            keyring: Arc::new(keyring),
+            keyring,
             catalog: Arc::new(Catalog::new(pool.clone(), settings.catalog_config())),
             db: pool,
             redis,

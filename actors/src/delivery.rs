@@ -50,6 +50,10 @@ pub struct AttemptSpec {
     pub leases: Leases,
     pub shard: u16,
     pub epoch: i64,
+    /// Opens the subscription's sealed secret and headers.
+    pub keyring: Arc<crate::crypto::KeyRing>,
+    /// Credential headers are stored masked in the attempt log.
+    pub credential_headers: Arc<crate::headers::CredentialHeaders>,
 }
 
 /// How an attempt ended.
@@ -147,13 +151,18 @@ fn build_client(allow_private: bool) -> awc::Client {
         .finish()
 }
 
-/// The request headers of an attempt (signatures included; they reveal nothing of the secret).
-pub fn delivery_headers(spec: &AttemptSpec, timestamp: i64) -> Vec<(String, String)> {
+/// The request headers of an attempt (signatures included; they reveal nothing of the
+/// secret), or why they cannot be made (a sealed secret that does not open).
+pub fn delivery_headers(
+    spec: &AttemptSpec,
+    timestamp: i64,
+) -> Result<Vec<(String, String)>, crate::crypto::OpenError> {
     let sub = &spec.subscription;
     let body = spec.payload.as_bytes();
     let msg_id = spec.job.message_id.to_string();
-    let secrets = sub.signing_secrets(Utc::now());
+    let secrets = sub.signing_secrets(&spec.keyring, Utc::now())?;
     let keys: Vec<Vec<u8>> = secrets.iter().map(|s| s.key_bytes()).collect();
+    let extra = sub.extra_headers(&spec.keyring)?;
     let mut h: Vec<(String, String)> = vec![
         ("content-type".into(), "application/json".into()),
         (
@@ -180,22 +189,28 @@ pub fn delivery_headers(spec: &AttemptSpec, timestamp: i64) -> Vec<(String, Stri
             spec.job.delivery_id.to_string(),
         ),
     ];
-    h.extend(
-        sub.extra_headers()
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    );
-    h
+    h.extend(extra.iter().map(|(k, v)| (k.to_owned(), v.to_owned())));
+    Ok(h)
 }
 
 /// Sends one attempt and describes it. Never fails: every problem is an outcome.
 pub async fn perform(spec: &AttemptSpec) -> (AttemptRecord, AttemptOutcome) {
     let attempted_at = Utc::now();
-    let headers = delivery_headers(spec, attempted_at.timestamp());
+    let (headers, unsigned) = match delivery_headers(spec, attempted_at.timestamp()) {
+        Ok(h) => (h, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
     let started = Instant::now();
-    let result = match guard_literal(&spec.subscription.target_url, spec.allow_private) {
-        Err(blocked) => Err((ErrorClass::BlockedTarget, blocked.to_string())),
-        Ok(()) => tokio::time::timeout(spec.timeout, send(spec, &headers))
+    let result = match (
+        unsigned,
+        guard_literal(&spec.subscription.target_url, spec.allow_private),
+    ) {
+        (Some(e), _) => Err((
+            ErrorClass::SecretUnavailable,
+            format!("the subscription's secret cannot be opened: {e}"),
+        )),
+        (None, Err(blocked)) => Err((ErrorClass::BlockedTarget, blocked.to_string())),
+        (None, Ok(())) => tokio::time::timeout(spec.timeout, send(spec, &headers))
             .await
             .unwrap_or_else(|_| {
                 Err((
@@ -210,7 +225,14 @@ pub async fn perform(spec: &AttemptSpec) -> (AttemptRecord, AttemptOutcome) {
     let headers_json = Value::Object(
         headers
             .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
+            .map(|(k, v)| {
+                let shown = if spec.credential_headers.is_credential(&k) {
+                    crate::headers::mask(&v)
+                } else {
+                    v
+                };
+                (k, Value::String(shown))
+            })
             .collect::<Map<_, _>>(),
     )
     .to_string();

@@ -27,14 +27,21 @@ const CATCH_UP_PAGE: i64 = 1_000;
 #[derive(Default)]
 struct Inner {
     rows: HashMap<Uuid, Arc<SubscriptionRow>>,
+    /// Each application's fan-out index.
+    apps: HashMap<Uuid, Index>,
+    /// The last change applied.
+    seq: i64,
+}
+
+/// One application's fan-out index.
+#[derive(Default)]
+struct Index {
     /// Exact pattern → subscriptions.
     exact: HashMap<String, HashSet<Uuid>>,
     /// Prefix pattern (`order.` for `order.*`) → subscriptions.
     prefix: HashMap<String, HashSet<Uuid>>,
     /// Subscriptions that take every event (`*` or no patterns).
     all: HashSet<Uuid>,
-    /// The last change applied.
-    seq: i64,
 }
 
 #[derive(Clone, Default)]
@@ -175,16 +182,19 @@ impl Directory {
             .collect()
     }
 
-    /// Every live subscription whose filter wants `event`.
-    pub fn matching(&self, event: &EventType) -> Vec<Arc<SubscriptionRow>> {
+    /// Every live subscription of `application_id` whose filter wants `event`.
+    pub fn matching(&self, application_id: Uuid, event: &EventType) -> Vec<Arc<SubscriptionRow>> {
         let inner = self.read();
-        let mut ids: HashSet<Uuid> = inner.all.clone();
-        if let Some(s) = inner.exact.get(event.as_str()) {
+        let Some(index) = inner.apps.get(&application_id) else {
+            return Vec::new();
+        };
+        let mut ids: HashSet<Uuid> = index.all.clone();
+        if let Some(s) = index.exact.get(event.as_str()) {
             ids.extend(s);
         }
         let t = event.as_str();
         for (i, _) in t.match_indices('.') {
-            if let Some(s) = inner.prefix.get(&t[..=i]) {
+            if let Some(s) = index.prefix.get(&t[..=i]) {
                 ids.extend(s);
             }
         }
@@ -217,19 +227,21 @@ async fn pruned(db: &PgPool, seq: i64) -> Result<bool, sqlx::Error> {
 
 impl Inner {
     fn index(&mut self, row: &SubscriptionRow) {
+        let index = self.apps.entry(row.application_id).or_default();
         if row.event_types.is_empty() {
-            self.all.insert(row.id);
+            index.all.insert(row.id);
         }
         for p in &row.event_types {
             if p == "*" {
-                self.all.insert(row.id);
+                index.all.insert(row.id);
             } else if let Some(prefix) = p.strip_suffix('*') {
-                self.prefix
+                index
+                    .prefix
                     .entry(prefix.to_owned())
                     .or_default()
                     .insert(row.id);
             } else {
-                self.exact.entry(p.clone()).or_default().insert(row.id);
+                index.exact.entry(p.clone()).or_default().insert(row.id);
             }
         }
     }
@@ -238,11 +250,14 @@ impl Inner {
         let Some(old) = self.rows.get(&id).cloned() else {
             return;
         };
-        self.all.remove(&id);
+        let Some(index) = self.apps.get_mut(&old.application_id) else {
+            return;
+        };
+        index.all.remove(&id);
         for p in &old.event_types {
             let (map, key) = match p.strip_suffix('*') {
-                Some(prefix) if p != "*" => (&mut self.prefix, prefix.to_owned()),
-                _ => (&mut self.exact, p.clone()),
+                Some(prefix) if p != "*" => (&mut index.prefix, prefix.to_owned()),
+                _ => (&mut index.exact, p.clone()),
             };
             if let Some(set) = map.get_mut(&key) {
                 set.remove(&id);
@@ -250,6 +265,9 @@ impl Inner {
                     map.remove(&key);
                 }
             }
+        }
+        if index.all.is_empty() && index.exact.is_empty() && index.prefix.is_empty() {
+            self.apps.remove(&old.application_id);
         }
     }
 }
@@ -263,10 +281,12 @@ mod tests {
     fn row(types: &[&str]) -> SubscriptionRow {
         SubscriptionRow {
             id: Uuid::now_v7(),
+            application_id: APP,
             target_url: "https://e.com/".into(),
             event_types: types.iter().map(|s| s.to_string()).collect(),
             description: None,
             headers: Json(Default::default()),
+            headers_sealed: None,
             rate_limit_per_second: None,
             max_in_flight: 1,
             timeout_ms: None,
@@ -283,8 +303,10 @@ mod tests {
         }
     }
 
+    const APP: Uuid = Uuid::from_u128(1);
+
     fn ids(d: &Directory, t: &str) -> Vec<Uuid> {
-        d.matching(&EventType::parse(t).expect("valid"))
+        d.matching(APP, &EventType::parse(t).expect("valid"))
             .iter()
             .map(|r| r.id)
             .collect()
@@ -309,6 +331,21 @@ mod tests {
         let mut want = vec![prefix.id, star.id, none.id];
         want.sort();
         assert_eq!(ids(&d, "order.item.added"), want);
+        let mut elsewhere = row(&["*"]);
+        elsewhere.application_id = Uuid::from_u128(2);
+        d.apply(elsewhere.clone());
+        assert!(
+            !ids(&d, "order.created").contains(&elsewhere.id),
+            "fan-out stays in its application"
+        );
+        assert_eq!(
+            d.matching(
+                elsewhere.application_id,
+                &EventType::parse("x").expect("valid")
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]

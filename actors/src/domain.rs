@@ -369,6 +369,7 @@ string_enum!(
         HttpStatus => "http_status",
         BlockedTarget => "blocked_target",
         InvalidResponse => "invalid_response",
+        SecretUnavailable => "secret_unavailable",
     }
 );
 

@@ -17,12 +17,14 @@ use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 use crate::cache::{RedisPool, SubscriptionCache};
+use crate::crypto::KeyRing;
 use crate::db::deliveries;
 use crate::db::messages::{IngestItem, IngestResult, Receipt};
 use crate::db::outcomes::AttemptRecord;
 use crate::db::subscriptions::{self, SubscriptionRow, SubscriptionSpec};
 use crate::directory::{Applied, Directory};
 use crate::domain::{DeliveryStatus, Invalid, SigningSecret, SubscriptionStatus};
+use crate::headers::CredentialHeaders;
 use crate::job::DeliveryJob;
 use crate::lifecycle::{self, Committed, LifecycleError};
 use crate::messages::{
@@ -57,11 +59,14 @@ pub struct EngineConfig {
     pub heartbeat_ttl: Duration,
     /// Attempts in flight at once on this node, all subscriptions together.
     pub max_attempts_in_flight: usize,
+    /// Which request headers are credentials (masked in the stored attempt log).
+    pub credential_headers: CredentialHeaders,
 }
 
 /// One finished attempt, as the live stream shows it.
 #[derive(Debug, Clone)]
 pub struct AttemptEvent {
+    pub application_id: Uuid,
     pub subscription_id: Uuid,
     pub delivery_id: Uuid,
     pub message_id: Uuid,
@@ -89,6 +94,9 @@ pub struct EngineDeps {
     pub retry_store: RetryStore,
     pub leases: Leases,
     pub identity: Identity,
+    /// Opens the subscriptions' sealed secrets and headers.
+    pub keyring: Arc<KeyRing>,
+    pub credential_headers: Arc<CredentialHeaders>,
     pub events: broadcast::Sender<AttemptEvent>,
     /// Node-wide attempt permits (`max_attempts_in_flight`).
     pub attempt_permits: Arc<tokio::sync::Semaphore>,
@@ -158,6 +166,7 @@ impl Engine {
         config: EngineConfig,
         db: PgPool,
         redis: RedisPool,
+        keyring: Arc<KeyRing>,
     ) -> Result<Self, EngineError> {
         let identity = Identity::claim(&config.database_url, &config.node_id).await?;
         let directory = Directory::default();
@@ -186,6 +195,7 @@ impl Engine {
         let attempt_permits = Arc::new(tokio::sync::Semaphore::new(
             config.max_attempts_in_flight.max(1),
         ));
+        let credential_headers = Arc::new(config.credential_headers.clone());
         let deps = Arc::new(EngineDeps {
             db: db.clone(),
             config,
@@ -196,6 +206,8 @@ impl Engine {
             retry_store,
             leases: Leases::default(),
             identity,
+            keyring,
+            credential_headers,
             events,
             attempt_permits,
             changes,
@@ -205,6 +217,7 @@ impl Engine {
         forward_changes(changes_rx, supervisor.clone());
         crate::feed::start(deps.clone(), supervisor.clone());
         let retention = RetentionActor::new(db, retention_policy).start();
+        actix::spawn(reseal_all(deps.clone()));
         Ok(Self {
             deps,
             supervisor,
@@ -246,13 +259,27 @@ impl Engine {
         ))
     }
 
+    pub fn keyring(&self) -> &KeyRing {
+        &self.deps.keyring
+    }
+
     pub async fn create_subscription(
         &self,
+        application_id: Uuid,
         spec: &SubscriptionSpec,
         secret: &SigningSecret,
         requires_signature: bool,
     ) -> Result<SubscriptionRow, LifecycleError> {
-        let c = lifecycle::create(&self.deps.db, spec, secret, requires_signature).await?;
+        let d = &self.deps;
+        let c = lifecycle::create(
+            &d.db,
+            &d.keyring,
+            application_id,
+            spec,
+            secret,
+            requires_signature,
+        )
+        .await?;
         self.deps.committed(&c).await;
         c.row.ok_or(LifecycleError::NotFound)
     }
@@ -260,9 +287,9 @@ impl Engine {
     pub async fn update_subscription(
         &self,
         id: Uuid,
-        change: impl FnOnce(&SubscriptionRow) -> Result<SubscriptionSpec, Invalid>,
+        change: impl FnOnce(SubscriptionSpec) -> Result<SubscriptionSpec, Invalid>,
     ) -> Result<SubscriptionRow, LifecycleError> {
-        let c = lifecycle::update(&self.deps.db, id, change).await?;
+        let c = lifecycle::update(&self.deps.db, &self.deps.keyring, id, change).await?;
         self.deps.committed(&c).await;
         c.row.ok_or(LifecycleError::NotFound)
     }
@@ -283,7 +310,9 @@ impl Engine {
         secret: &SigningSecret,
         overlap_until: DateTime<Utc>,
     ) -> Result<SubscriptionRow, LifecycleError> {
-        let c = lifecycle::rotate_secret(&self.deps.db, id, secret, overlap_until).await?;
+        let c =
+            lifecycle::rotate_secret(&self.deps.db, &self.deps.keyring, id, secret, overlap_until)
+                .await?;
         self.deps.committed(&c).await;
         c.row.ok_or(LifecycleError::NotFound)
     }
@@ -405,6 +434,44 @@ impl Engine {
         self.flush().await;
         self.deps.identity.release().await;
     }
+}
+
+/// Reseals, in the background, every subscription whose secrets or headers are in clear
+/// (written before the key ring) or sealed with a key that is no longer the first. Nodes
+/// racing on it are harmless: each reseal re-checks under the row lock.
+async fn reseal_all(deps: Arc<EngineDeps>) {
+    let ids: Vec<Uuid> = match subscriptions::list_all_live(&deps.db).await {
+        Ok(rows) => rows
+            .iter()
+            .filter(|r| needs_reseal(&deps.keyring, r))
+            .map(|r| r.id)
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for secrets to reseal; the next start retries");
+            return;
+        }
+    };
+    if ids.is_empty() {
+        return;
+    }
+    tracing::info!(
+        count = ids.len(),
+        "resealing subscription secrets with the current key"
+    );
+    for id in ids {
+        match lifecycle::reseal(&deps.db, &deps.keyring, id).await {
+            Ok(Some(c)) => deps.committed(&c).await,
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = ?e, %id, "cannot reseal a subscription's secrets"),
+        }
+    }
+}
+
+fn needs_reseal(ring: &KeyRing, r: &SubscriptionRow) -> bool {
+    let stale = |v: &str| !v.is_empty() && ring.needs_reseal(v);
+    stale(&r.secret)
+        || r.previous_secret.as_deref().is_some_and(stale)
+        || r.headers_sealed.as_deref().is_none_or(stale)
 }
 
 /// Passes the directory's applied changes to the supervisor, in order.

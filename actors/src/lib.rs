@@ -40,6 +40,7 @@ pub mod persistence;
 pub mod retention;
 pub mod retry;
 pub mod retry_store;
+pub mod secrets;
 pub mod signing;
 pub mod ssrf;
 pub mod subscription;

@@ -11,10 +11,12 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::crypto::{KeyRing, OpenError};
 use crate::db::changes::{self, ChangeKind};
-use crate::db::subscriptions::{self, SubscriptionRow, SubscriptionSpec, Tx};
+use crate::db::subscriptions::{self, NewSubscription, SubscriptionRow, SubscriptionSpec, Tx};
 use crate::db::{deliveries, health};
 use crate::domain::{Invalid, SigningSecret, SubscriptionStatus};
+use crate::secrets;
 
 /// A committed transition.
 #[derive(Debug, Clone)]
@@ -35,6 +37,8 @@ pub enum LifecycleError {
     Invalid(#[from] Invalid),
     #[error("the change could not be stored")]
     Db(#[from] sqlx::Error),
+    #[error("a stored secret cannot be opened with the configured keys")]
+    Sealed(#[from] OpenError),
 }
 
 async fn commit(
@@ -55,28 +59,47 @@ async fn commit(
 
 pub async fn create(
     db: &PgPool,
+    ring: &KeyRing,
+    application_id: Uuid,
     spec: &SubscriptionSpec,
     secret: &SigningSecret,
     requires_signature: bool,
 ) -> Result<Committed, LifecycleError> {
+    let id = Uuid::now_v7();
+    let sealed_secret = secrets::seal_secret(ring, id, secret);
+    let sealed_headers = secrets::seal_headers(ring, id, &spec.headers);
     let mut tx = changes::begin_change(db).await?;
-    let row =
-        subscriptions::insert(&mut tx, Uuid::now_v7(), spec, secret, requires_signature).await?;
+    let new = NewSubscription {
+        id,
+        application_id,
+        spec,
+        sealed_secret: &sealed_secret,
+        sealed_headers: &sealed_headers,
+        requires_signature,
+    };
+    let row = subscriptions::insert(&mut tx, &new).await?;
     commit(tx, ChangeKind::Created, row).await
 }
 
-/// Replaces the spec with what `change` computes from the current row (PUT and PATCH).
+/// Replaces the spec with what `change` computes from the current one (PUT and PATCH).
+/// (A subscription never moves between applications, so callers check the application
+/// before.)
 pub async fn update(
     db: &PgPool,
+    ring: &KeyRing,
     id: Uuid,
-    change: impl FnOnce(&SubscriptionRow) -> Result<SubscriptionSpec, Invalid>,
+    change: impl FnOnce(SubscriptionSpec) -> Result<SubscriptionSpec, Invalid>,
 ) -> Result<Committed, LifecycleError> {
     let mut tx = changes::begin_change(db).await?;
     let current = subscriptions::lock(&mut tx, id)
         .await?
         .ok_or(LifecycleError::NotFound)?;
-    let spec = change(&current)?;
-    let row = subscriptions::update_spec(&mut tx, id, &spec).await?;
+    let spec = change(SubscriptionSpec::from_row(
+        &current,
+        current.extra_headers(ring)?,
+    ))?;
+    let sealed_headers = secrets::seal_headers(ring, id, &spec.headers);
+    let row = subscriptions::update_spec(&mut tx, id, &spec, &sealed_headers).await?;
     commit(tx, ChangeKind::Updated, row).await
 }
 
@@ -115,15 +138,56 @@ pub async fn set_status(
 /// A new signing secret; the old one keeps signing until `overlap_until`.
 pub async fn rotate_secret(
     db: &PgPool,
+    ring: &KeyRing,
     id: Uuid,
     secret: &SigningSecret,
     overlap_until: DateTime<Utc>,
 ) -> Result<Committed, LifecycleError> {
+    let sealed = secrets::seal_secret(ring, id, secret);
     let mut tx = changes::begin_change(db).await?;
-    let row = subscriptions::rotate_secret(&mut tx, id, secret, overlap_until)
+    let row = subscriptions::rotate_secret(&mut tx, id, &sealed, overlap_until)
         .await?
         .ok_or(LifecycleError::NotFound)?;
     commit(tx, ChangeKind::SecretRotated, row).await
+}
+
+/// Reseals a subscription's secrets and headers with the ring's first key when any of them
+/// needs it (values an older version stored in clear, or sealed with a rotated-out key).
+/// `Ok(None)` when nothing needed it.
+pub async fn reseal(
+    db: &PgPool,
+    ring: &KeyRing,
+    id: Uuid,
+) -> Result<Option<Committed>, LifecycleError> {
+    let mut tx = changes::begin_change(db).await?;
+    let Some(row) = subscriptions::lock(&mut tx, id).await? else {
+        return Ok(None);
+    };
+    let secret = secrets::reseal_secret(ring, id, &row.secret)?;
+    let previous = match &row.previous_secret {
+        Some(p) => secrets::reseal_secret(ring, id, p)?,
+        None => None,
+    };
+    let headers = match &row.headers_sealed {
+        Some(h) => secrets::reseal_headers(ring, id, h)?,
+        None => Some(secrets::seal_headers(ring, id, &row.extra_headers(ring)?)),
+    };
+    if secret.is_none() && previous.is_none() && headers.is_none() {
+        return Ok(None);
+    }
+    let row = subscriptions::store_resealed(
+        &mut tx,
+        id,
+        secret.as_deref().unwrap_or(&row.secret),
+        previous.as_deref().or(row.previous_secret.as_deref()),
+        headers
+            .as_deref()
+            .or(row.headers_sealed.as_deref())
+            .unwrap_or_default(),
+    )
+    .await?
+    .ok_or(LifecycleError::NotFound)?;
+    commit(tx, ChangeKind::Resealed, row).await.map(Some)
 }
 
 /// Soft-deletes; its unfinished deliveries end as failed ("subscription deleted").

@@ -298,15 +298,19 @@ pub async fn delete_application(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Deletes (soft) every subscription of a deleted application and stops their pending
-/// deliveries.
-///
-/// LEAD: not done yet. Subscriptions carry no `application_id` on this branch, so there is
-/// nothing to select by; once they do, this must soft-delete them the way
-/// `DELETE /subscriptions/{id}` does (directory, cache, engine, change feed).
+/// Deletes (soft) every subscription of a deleted application the way
+/// `DELETE /subscriptions/{id}` does: their pending deliveries end, their log stays.
 pub async fn delete_subscriptions_of_application(
-    _state: &AppState,
-    _application_id: Uuid,
+    state: &AppState,
+    application_id: Uuid,
 ) -> ApiResult<()> {
+    let ids =
+        courier_actors::db::subscriptions::ids_of_application(&state.db, application_id).await?;
+    for id in ids {
+        match state.engine.delete_subscription(id).await {
+            Ok(()) | Err(courier_actors::lifecycle::LifecycleError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(())
 }

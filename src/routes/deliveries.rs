@@ -1,7 +1,9 @@
 //! Delivery status and the attempt log: one delivery (`/deliveries/{id}`, alias
 //! `/webhooks/status/{id}`), a subscription's log (`/subscriptions/{id}/deliveries`, alias
-//! `/recent-deliveries`), a message with its deliveries, and the operator's actions: retry one
-//! delivery now, recover every failed delivery since a time.
+//! `/recent-deliveries`), an application's log (`/applications/{app}/deliveries`), a message
+//! with its deliveries, and the operator's actions: retry one delivery now, recover every
+//! failed delivery since a time. Each works on the plain routes and under
+//! `/applications/{app}`; an object of an application the tenant does not reach is `404`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -12,33 +14,46 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::ApiKey;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::views::{DeliveryView, MessageView, delivery_views, message_payload};
 use crate::routes::{Page, RouteExt, page_response};
 use crate::state::AppState;
+use crate::tenant::{Tenant, path_id};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.at("/deliveries/{id}", web::get().to(get_delivery))
-        .at("/webhooks/status/{id}", web::get().to(get_delivery))
-        .at("/deliveries/{id}/retry", web::post().to(retry_delivery))
-        .at(
-            "/subscriptions/{id}/deliveries",
-            web::get().to(list_deliveries),
-        )
-        .at(
-            "/subscriptions/{id}/recent-deliveries",
-            web::get().to(list_deliveries),
-        )
-        .at("/subscriptions/{id}/recover", web::post().to(recover))
-        .at("/messages/{id}", web::get().to(get_message));
+/// Registers the routes under `prefix` (`""` or `/applications/{app}`).
+pub fn configure(prefix: &'static str) -> impl Fn(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let p = |tail: &str| format!("{prefix}{tail}");
+        cfg.at(&p("/deliveries/{id}"), web::get().to(get_delivery))
+            .at(&p("/webhooks/status/{id}"), web::get().to(get_delivery))
+            .at(&p("/deliveries/{id}/retry"), web::post().to(retry_delivery))
+            .at(
+                &p("/subscriptions/{id}/deliveries"),
+                web::get().to(list_deliveries),
+            )
+            .at(
+                &p("/subscriptions/{id}/recent-deliveries"),
+                web::get().to(list_deliveries),
+            )
+            .at(&p("/subscriptions/{id}/recover"), web::post().to(recover))
+            .at(&p("/messages/{id}"), web::get().to(get_message));
+        if !prefix.is_empty() {
+            cfg.at(
+                &p("/deliveries"),
+                web::get().to(list_application_deliveries),
+            );
+        }
+    }
 }
 
-async fn one_delivery(state: &AppState, id: Uuid) -> ApiResult<DeliveryView> {
+/// The delivery `{id}` names, with its attempts, when the tenant reaches it.
+async fn one_delivery(state: &AppState, tenant: &Tenant, id: Uuid) -> ApiResult<DeliveryView> {
     let row = db::get(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
-    let mut views = delivery_views(&state.db, vec![row]).await?;
+    tenant.check(row.application_id, "delivery")?;
+    let rules = &state.settings.credential_headers;
+    let mut views = delivery_views(&state.db, rules, vec![row]).await?;
     views.pop().ok_or(ApiError::NotFound("delivery"))
 }
 
@@ -47,11 +62,12 @@ async fn one_delivery(state: &AppState, id: Uuid) -> ApiResult<DeliveryView> {
     params(("task_id" = Uuid, Path, description = "Delivery (task) id")),
     responses((status = 200, body = DeliveryView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_delivery(
-    _key: ApiKey,
+    tenant: Tenant,
+    req: HttpRequest,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(one_delivery(&state, *id).await?))
+    let id = path_id(&req, "id")?;
+    Ok(HttpResponse::Ok().json(one_delivery(&state, &tenant, id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -112,12 +128,12 @@ fn log_filter(q: &LogQuery) -> ApiResult<LogFilter> {
     })
 }
 
-async fn subscription_exists(state: &AppState, id: Uuid) -> ApiResult<()> {
-    if subscriptions::exists_ever(&state.db, id).await? {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound("subscription"))
-    }
+/// A subscription's log outlives it: deleted ones count, when the tenant reaches them.
+async fn subscription_reachable(state: &AppState, tenant: &Tenant, id: Uuid) -> ApiResult<()> {
+    let app = subscriptions::application_of(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    tenant.check(app, "subscription")
 }
 
 /// A subscription's deliveries with their attempts, newest first (kept after the
@@ -127,18 +143,45 @@ async fn subscription_exists(state: &AppState, id: Uuid) -> ApiResult<()> {
     responses((status = 200, description = "A page; `X-Next-Cursor` names the next one", body = Vec<DeliveryView>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_deliveries(
-    _key: ApiKey,
+    tenant: Tenant,
     req: HttpRequest,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    query: web::Query<LogQuery>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id(&req, "id")?;
+    let filter = log_filter(&query)?;
+    let page = Page::parse(query.limit, query.cursor.as_deref(), 20)?;
+    subscription_reachable(&state, &tenant, id).await?;
+    let rows =
+        db::list_for_subscription(&state.db, id, &filter, page.before, page.limit + 1).await?;
+    let views = delivery_views(&state.db, &state.settings.credential_headers, rows).await?;
+    Ok(page_response(&req, views, page, |v| v.id))
+}
+
+/// An application's deliveries with their attempts, newest first.
+#[utoipa::path(get, path = "/applications/{app}/deliveries", tag = "deliveries", security(("api_key" = [])),
+    params(("app" = String, Path, description = "Application id or uid"), LogQuery),
+    responses((status = 200, description = "A page; `X-Next-Cursor` names the next one", body = Vec<DeliveryView>),
+        (status = 400, description = "A filter is malformed", body = ErrorBody),
+        (status = 401, description = "No valid credentials", body = ErrorBody),
+        (status = 404, description = "No such application, or not this principal's", body = ErrorBody)))]
+pub async fn list_application_deliveries(
+    tenant: Tenant,
+    req: HttpRequest,
+    state: web::Data<AppState>,
     query: web::Query<LogQuery>,
 ) -> ApiResult<HttpResponse> {
     let filter = log_filter(&query)?;
     let page = Page::parse(query.limit, query.cursor.as_deref(), 20)?;
-    subscription_exists(&state, *id).await?;
-    let rows =
-        db::list_for_subscription(&state.db, *id, &filter, page.before, page.limit + 1).await?;
-    let views = delivery_views(&state.db, rows).await?;
+    let rows = db::list_for_application(
+        &state.db,
+        tenant.app_id,
+        &filter,
+        page.before,
+        page.limit + 1,
+    )
+    .await?;
+    let views = delivery_views(&state.db, &state.settings.credential_headers, rows).await?;
     Ok(page_response(&req, views, page, |v| v.id))
 }
 
@@ -149,20 +192,22 @@ pub async fn list_deliveries(
     responses((status = 202, body = DeliveryView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The subscription was deleted", body = ErrorBody)))]
 pub async fn retry_delivery(
-    _key: ApiKey,
+    tenant: Tenant,
+    req: HttpRequest,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    db::get(&state.db, *id)
+    let id = path_id(&req, "id")?;
+    let row = db::get(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
-    let requeued = state.engine.retry(&[*id], None).await?;
+    tenant.check(row.application_id, "delivery")?;
+    let requeued = state.engine.retry(&[id], None).await?;
     if requeued.is_empty() {
         return Err(ApiError::Conflict(
             "the delivery's subscription was deleted".into(),
         ));
     }
-    Ok(HttpResponse::Accepted().json(one_delivery(&state, *id).await?))
+    Ok(HttpResponse::Accepted().json(one_delivery(&state, &tenant, id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -184,19 +229,17 @@ pub struct Recovered {
     responses((status = 202, body = Recovered), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn recover(
-    _key: ApiKey,
+    tenant: Tenant,
+    req: HttpRequest,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
     query: web::Query<RecoverQuery>,
 ) -> ApiResult<HttpResponse> {
+    let id = crate::routes::subscriptions::reachable(&state, &tenant, &req)
+        .await?
+        .id;
     let since = parse_time("since", query.since.as_deref())?
         .ok_or_else(|| ApiError::BadQuery("since is required".into()))?;
-    state
-        .engine
-        .subscription(*id)
-        .await?
-        .ok_or(ApiError::NotFound("subscription"))?;
-    let requeued = state.engine.recover(*id, since).await?;
+    let requeued = state.engine.recover(id, since).await?;
     tracing::info!(sub = %id, requeued, "failed deliveries recovered");
     Ok(HttpResponse::Accepted().json(Recovered { requeued }))
 }
@@ -206,16 +249,20 @@ pub async fn recover(
     params(("id" = Uuid, Path, description = "Message id")),
     responses((status = 200, body = MessageView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_message(
-    _key: ApiKey,
+    tenant: Tenant,
+    req: HttpRequest,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let m = messages::get(&state.db, *id)
+    let id = path_id(&req, "id")?;
+    let m = messages::get(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
-    let deliveries = delivery_views(&state.db, db::for_message(&state.db, m.id).await?).await?;
+    tenant.check(m.application_id, "message")?;
+    let rows = db::for_message(&state.db, m.id).await?;
+    let deliveries = delivery_views(&state.db, &state.settings.credential_headers, rows).await?;
     Ok(HttpResponse::Ok().json(MessageView {
         id: m.id,
+        application_id: m.application_id,
         event_type: m.event_type,
         payload: message_payload(&m.payload),
         subscription_id: m.subscription_id,

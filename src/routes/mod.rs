@@ -27,6 +27,9 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// The prefix of the routes scoped to one application (see [`crate::tenant`]).
+pub const SCOPED: &str = "/applications/{app}";
+
 /// Registers every route and the extractor error handlers.
 pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
@@ -41,9 +44,11 @@ pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             }))
             .configure(health::configure)
             .configure(docs::configure)
-            .configure(subscriptions::configure)
+            .configure(subscriptions::configure(""))
+            .configure(subscriptions::configure(SCOPED))
             .configure(ingest::configure)
-            .configure(deliveries::configure)
+            .configure(deliveries::configure(""))
+            .configure(deliveries::configure(SCOPED))
             .configure(stream::configure)
             .configure(stats::configure)
             .configure(applications::configure)
@@ -204,4 +209,42 @@ fn next_query(query: &str, cursor: &str) -> String {
         .extend_pairs(kept)
         .append_pair("cursor", cursor)
         .finish()
+}
+
+/// Parses a JSON body after the shape limits ([`courier_actors::payload`]): too deep is
+/// `400 payload_too_deep`, anything serde refuses `400 invalid_json`.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    courier_actors::payload::check_shape(body, courier_actors::payload::MAX_DEPTH)
+        .map_err(|e| ApiError::PayloadTooDeep(e.to_string()))?;
+    serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))
+}
+
+/// A JSON body, checked by [`parse_json`]: the extractor of every management route that
+/// takes JSON.
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = bytes.await.map_err(|e| {
+                let status = e.as_response_error().status_code();
+                if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge { limit: 0 }
+                } else {
+                    ApiError::BadRequest(e.to_string())
+                }
+            })?;
+            parse_json(&body).map(JsonBody)
+        })
+    }
 }

@@ -9,13 +9,16 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::ApiKey;
 use crate::error::{ApiResult, ErrorBody};
 use crate::routes::RouteExt;
 use crate::state::AppState;
+use crate::tenant::Tenant;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.at("/stats/overview", web::get().to(overview));
+    cfg.at("/stats/overview", web::get().to(overview)).at(
+        "/applications/{app}/stats/overview",
+        web::get().to(overview),
+    );
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,9 +61,9 @@ pub struct Overview {
 /// Overview for the operator's first page.
 #[utoipa::path(get, path = "/stats/overview", tag = "operations", security(("api_key" = [])),
     responses((status = 200, body = Overview), (status = 401, body = ErrorBody)))]
-pub async fn overview(_key: ApiKey, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let db = &state.db;
-    let per_minute = stats::attempts_per_minute(db)
+pub async fn overview(tenant: Tenant, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let (db, app) = (&state.db, tenant.visible());
+    let per_minute = stats::attempts_per_minute(db, app)
         .await?
         .into_iter()
         .map(|m| MinuteStats {
@@ -69,16 +72,16 @@ pub async fn overview(_key: ApiKey, state: web::Data<AppState>) -> ApiResult<Htt
             failed: m.failed,
         })
         .collect();
-    let (pending_retries, queued) = stats::waiting(db).await?;
+    let (pending_retries, queued) = stats::waiting(db, app).await?;
     let mut subscriptions = StatusCounts::default();
-    for (status, n) in stats::subscriptions_by_status(db).await? {
+    for (status, n) in stats::subscriptions_by_status(db, app).await? {
         match status.as_str() {
             "active" => subscriptions.active = n,
             "paused" => subscriptions.paused = n,
             _ => subscriptions.disabled += n,
         }
     }
-    let failing_subscriptions = stats::failing_subscriptions(db)
+    let failing_subscriptions = stats::failing_subscriptions(db, app)
         .await?
         .into_iter()
         .map(|f| FailingSubscription {

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use courier_actors::engine::AttemptEvent;
 use futures_util::stream;
 use serde::Deserialize;
@@ -16,14 +16,16 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::auth::authenticate;
 use crate::error::{ApiResult, ErrorBody};
 use crate::routes::RouteExt;
 use crate::routes::views::AttemptView;
 use crate::state::AppState;
+use crate::tenant::Tenant;
+use courier_actors::headers::CredentialHeaders;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.at("/stream", web::get().to(stream_attempts));
+    cfg.at("/stream", web::get().to(stream_attempts))
+        .at("/applications/{app}/stream", web::get().to(stream_attempts));
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -68,14 +70,34 @@ enum Next {
     End,
 }
 
-async fn next_frame(rx: &mut broadcast::Receiver<AttemptEvent>, only: Option<Uuid>) -> Next {
+/// Which events a stream shows: one application's (or all), one subscription's (or all).
+#[derive(Debug, Clone, Copy)]
+struct Only {
+    app: Option<Uuid>,
+    subscription: Option<Uuid>,
+}
+
+impl Only {
+    fn shows(&self, e: &AttemptEvent) -> bool {
+        self.app.is_none_or(|a| a == e.application_id)
+            && self.subscription.is_none_or(|s| s == e.subscription_id)
+    }
+}
+
+async fn next_frame(
+    rx: &mut broadcast::Receiver<AttemptEvent>,
+    only: Only,
+    rules: &CredentialHeaders,
+) -> Next {
     match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
         Err(_) => Next::Event(Bytes::from_static(b": keep-alive\n\n")),
-        Ok(Ok(e)) if only.is_some_and(|id| id != e.subscription_id) => Next::Skip,
-        Ok(Ok(e)) => Next::Event(Bytes::from(format!(
-            "event: attempt\ndata: {}\n\n",
-            event_json(&e)
-        ))),
+        Ok(Ok(e)) if !only.shows(&e) => Next::Skip,
+        Ok(Ok(e)) => {
+            let mut json = event_json(&e);
+            json["attempt"]["request_headers"] =
+                rules.mask_json(&json["attempt"]["request_headers"]);
+            Next::Event(Bytes::from(format!("event: attempt\ndata: {json}\n\n")))
+        }
         Ok(Err(RecvError::Lagged(n))) => Next::Event(Bytes::from(format!(
             "event: lagged\ndata: {{\"skipped\": {n}}}\n\n"
         ))),
@@ -83,29 +105,37 @@ async fn next_frame(rx: &mut broadcast::Receiver<AttemptEvent>, only: Option<Uui
     }
 }
 
-/// Live tail of attempts as Server-Sent Events (`event: attempt`).
+/// Live tail of attempts as Server-Sent Events (`event: attempt`): every application the
+/// principal reaches (an application key or session: its own only; under
+/// `/applications/{app}/stream`: that application).
 #[utoipa::path(get, path = "/stream", tag = "deliveries", params(StreamQuery), security(("api_key" = [])),
     responses((status = 200, description = "text/event-stream; `event: attempt`, data as in the attempt log", content_type = "text/event-stream"),
-        (status = 401, body = ErrorBody, description = "no bearer key and no live session cookie"),
-        (status = 403, body = ErrorBody, description = "an application-scoped key or session")))]
+        (status = 400, body = ErrorBody, description = "a malformed query"),
+        (status = 401, body = ErrorBody, description = "no bearer key and no live session cookie")))]
 pub async fn stream_attempts(
-    req: HttpRequest,
+    tenant: Tenant,
     state: web::Data<AppState>,
     query: web::Query<StreamQuery>,
 ) -> ApiResult<HttpResponse> {
-    authenticate(&req).await?.require_admin()?;
     let rx = state.engine.subscribe();
-    let only = query.subscription_id;
+    let only = Only {
+        app: tenant.visible(),
+        subscription: query.subscription_id,
+    };
+    let rules = state.settings.credential_headers.clone();
     let hello = Bytes::from_static(b": connected\n\n");
-    let frames = stream::unfold((rx, Some(hello)), move |(mut rx, first)| async move {
-        if let Some(b) = first {
-            return Some((Ok::<_, actix_web::Error>(b), (rx, None)));
-        }
-        loop {
-            match next_frame(&mut rx, only).await {
-                Next::Event(b) => return Some((Ok(b), (rx, None))),
-                Next::Skip => continue,
-                Next::End => return None,
+    let frames = stream::unfold((rx, Some(hello)), move |(mut rx, first)| {
+        let rules = rules.clone();
+        async move {
+            if let Some(b) = first {
+                return Some((Ok::<_, actix_web::Error>(b), (rx, None)));
+            }
+            loop {
+                match next_frame(&mut rx, only, &rules).await {
+                    Next::Event(b) => return Some((Ok(b), (rx, None))),
+                    Next::Skip => continue,
+                    Next::End => return None,
+                }
             }
         }
     });

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use courier_actors::db::deliveries::{self, AttemptRow, DeliveryRow};
+use courier_actors::headers::CredentialHeaders;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -66,6 +67,7 @@ impl From<AttemptRow> for AttemptView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryView {
     pub id: Uuid,
+    pub application_id: Uuid,
     /// The same as `id` (the seed service called it the task id).
     pub task_id: Uuid,
     pub message_id: Uuid,
@@ -93,6 +95,7 @@ fn parse_payload(text: &str) -> Value {
 /// Builds views for `rows`, keeping their order.
 pub async fn delivery_views(
     db: &PgPool,
+    rules: &CredentialHeaders,
     rows: Vec<DeliveryRow>,
 ) -> Result<Vec<DeliveryView>, sqlx::Error> {
     if rows.is_empty() {
@@ -104,7 +107,10 @@ pub async fn delivery_views(
     message_ids.dedup();
     let mut attempts: HashMap<Uuid, Vec<AttemptView>> = HashMap::new();
     for a in deliveries::attempts_for(db, &ids).await? {
-        attempts.entry(a.delivery_id).or_default().push(a.into());
+        let mut view = AttemptView::from(a);
+        // Stored masked since tenancy; attempts logged before are masked here.
+        view.request_headers = rules.mask_json(&view.request_headers);
+        attempts.entry(view.delivery_id).or_default().push(view);
     }
     let payloads: BTreeMap<Uuid, String> = deliveries::payloads_for(db, &message_ids)
         .await?
@@ -114,6 +120,7 @@ pub async fn delivery_views(
         .into_iter()
         .map(|r| DeliveryView {
             task_id: r.id,
+            application_id: r.application_id,
             payload: payloads
                 .get(&r.message_id)
                 .map_or(Value::Null, |p| parse_payload(p)),
@@ -138,6 +145,7 @@ pub async fn delivery_views(
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageView {
     pub id: Uuid,
+    pub application_id: Uuid,
     pub event_type: String,
     #[schema(value_type = Object)]
     pub payload: Value,

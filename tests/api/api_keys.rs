@@ -110,9 +110,9 @@ async fn an_application_key_gets_403_on_every_admin_route() {
     assert_eq!(created["application_id"], acme_id);
     let own = id_of(&created);
     let body = json!({"target_url": "https://e.com/x", "name": "n", "scope": "admin", "uid": "u"});
+    // (The plain subscription, event, log and stream routes are not admin routes: an
+    // application key uses them on its own application — see the tenancy suite.)
     for (method, path) in [
-        ("GET", "/subscriptions/"),
-        ("POST", "/subscriptions/"),
         ("GET", "/api-keys"),
         ("POST", "/api-keys"),
         ("DELETE", &format!("/api-keys/{own}") as &str),
@@ -120,9 +120,6 @@ async fn an_application_key_gets_403_on_every_admin_route() {
         ("PATCH", "/event-types/a.b"),
         ("POST", "/applications"),
         ("GET", "/applications"),
-        ("GET", "/stream"),
-        ("GET", "/stats/overview"),
-        ("POST", "/events"),
     ] {
         let a = app.call_as(method, path, Some(&body), &key).await;
         assert_eq!(

@@ -213,7 +213,7 @@ async fn a_session_needs_a_key_in_the_header_and_ends_with_that_key() {
     assert_eq!(a.body["key_id"], id_of(&created).as_str());
     let own = with_cookie(&app, "GET", "/applications/acme", &cookie, &[]).await;
     assert_eq!(own.status, StatusCode::OK);
-    let admin = with_cookie(&app, "GET", "/stream", &cookie, &[]).await;
+    let admin = with_cookie(&app, "GET", "/api-keys", &cookie, &[]).await;
     assert_eq!(admin.status, StatusCode::FORBIDDEN);
 
     let from_cookie = with_cookie(

@@ -206,8 +206,16 @@ async fn rotate_secret_returns_a_new_secret_and_keeps_the_old_one_signing_for_th
     .fetch_one(&app.db)
     .await
     .expect("row");
-    assert_eq!(prev.as_deref(), Some("first-secret"));
+    let prev = prev.expect("the rotated-out secret is kept");
+    assert!(prev.starts_with("enc:v1:"), "stored sealed: {prev}");
+    assert!(!prev.contains("first-secret"));
     assert!((1.9..=2.0).contains(&hours), "overlap is 2h, got {hours}");
+    let old_signed = app.ingest_signed(&id, "a.b", "first-secret", b"{}").await;
+    assert_eq!(
+        old_signed.status,
+        StatusCode::ACCEPTED,
+        "the old secret still verifies"
+    );
     let chosen = app
         .call(
             "POST",

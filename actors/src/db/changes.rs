@@ -30,6 +30,8 @@ pub enum ChangeKind {
     Disabled,
     SecretRotated,
     Deleted,
+    /// Secrets resealed with the current key (nothing an operator changed).
+    Resealed,
 }
 
 impl ChangeKind {
@@ -42,6 +44,7 @@ impl ChangeKind {
             Self::Disabled => "disabled",
             Self::SecretRotated => "secret_rotated",
             Self::Deleted => "deleted",
+            Self::Resealed => "resealed",
         }
     }
 }

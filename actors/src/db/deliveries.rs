@@ -17,6 +17,7 @@ use crate::job::DeliveryJob;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRow {
     pub id: Uuid,
+    pub application_id: Uuid,
     pub message_id: Uuid,
     pub subscription_id: Uuid,
     pub event_type: String,
@@ -49,7 +50,7 @@ pub struct AttemptRow {
 
 macro_rules! delivery_columns {
     () => {
-        "d.id, d.message_id, d.subscription_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, \
+        "d.id, d.application_id, d.message_id, d.subscription_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, \
          d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at"
     };
 }
@@ -102,6 +103,33 @@ pub async fn list_for_subscription(
          AND ($6::uuid IS NULL OR d.id < $6) ORDER BY d.id DESC LIMIT $7"
     ))
     .bind(subscription_id)
+    .bind(filter.status.map(DeliveryStatus::as_str))
+    .bind(&filter.event_type)
+    .bind(filter.since.map(crate::domain::uuid_floor))
+    .bind(filter.until.map(crate::domain::uuid_floor))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// A page of an application's deliveries, newest first.
+pub async fn list_for_application(
+    pool: &PgPool,
+    application_id: Uuid,
+    filter: &LogFilter,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        delivery_columns!(),
+        " FROM deliveries d WHERE d.application_id = $1 \
+         AND ($2::text IS NULL OR d.status = $2) AND ($3::text IS NULL OR d.event_type = $3) \
+         AND ($4::uuid IS NULL OR d.id >= $4) AND ($5::uuid IS NULL OR d.id < $5) \
+         AND ($6::uuid IS NULL OR d.id < $6) ORDER BY d.id DESC LIMIT $7"
+    ))
+    .bind(application_id)
     .bind(filter.status.map(DeliveryStatus::as_str))
     .bind(&filter.event_type)
     .bind(filter.since.map(crate::domain::uuid_floor))

@@ -23,6 +23,8 @@ use crate::domain::{DeliveryStatus, SubscriptionStatus};
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub id: Uuid,
+    /// The application it belongs to (its deliveries too).
+    pub application_id: Uuid,
     pub event_type: Arc<str>,
     pub payload: Arc<str>,
     pub subscription_id: Option<Uuid>,
@@ -105,13 +107,14 @@ async fn decide(tx: &mut Tx<'_>, items: &[IngestItem]) -> Result<Vec<Receipt>, s
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let live: HashMap<Uuid, SubscriptionStatus> = super::subscriptions::statuses(tx, &ids)
+    let live: HashMap<Uuid, (Uuid, SubscriptionStatus)> = super::subscriptions::statuses(tx, &ids)
         .await?
         .into_iter()
-        .filter(|(_, _, deleted)| !deleted)
-        .map(|(id, s, _)| {
-            let status = SubscriptionStatus::parse(&s).unwrap_or(SubscriptionStatus::Disabled);
-            (id, status)
+        .filter(|s| !s.deleted)
+        .map(|s| {
+            let status =
+                SubscriptionStatus::parse(&s.status).unwrap_or(SubscriptionStatus::Disabled);
+            (s.id, (s.application_id, status))
         })
         .collect();
     Ok(items
@@ -122,7 +125,11 @@ async fn decide(tx: &mut Tx<'_>, items: &[IngestItem]) -> Result<Vec<Receipt>, s
                 .targets
                 .iter()
                 .filter_map(|t| {
-                    let status = match (t.wanted, live.get(&t.subscription_id)?) {
+                    // A subscription of another application never gets a delivery.
+                    let (_, sub_status) = live
+                        .get(&t.subscription_id)
+                        .filter(|(app, _)| *app == item.message.application_id)?;
+                    let status = match (t.wanted, sub_status) {
                         (false, _) => DeliveryStatus::Filtered,
                         (true, SubscriptionStatus::Active) => DeliveryStatus::Pending,
                         (true, _) => DeliveryStatus::Paused,
@@ -217,6 +224,10 @@ async fn insert_messages_and_deliveries(
         return Ok(());
     }
     let ids: Vec<Uuid> = items.iter().map(|(i, _)| i.message.id).collect();
+    let apps: Vec<Uuid> = items
+        .iter()
+        .map(|(i, _)| i.message.application_id)
+        .collect();
     let types: Vec<&str> = items.iter().map(|(i, _)| &*i.message.event_type).collect();
     let payloads: Vec<&str> = items.iter().map(|(i, _)| &*i.message.payload).collect();
     let subs: Vec<Option<Uuid>> = items
@@ -229,6 +240,7 @@ async fn insert_messages_and_deliveries(
         .collect();
     let d_ids: Vec<Uuid> = rows.iter().map(|(_, d)| d.id).collect();
     let d_messages: Vec<Uuid> = rows.iter().map(|(i, _)| i.message.id).collect();
+    let d_apps: Vec<Uuid> = rows.iter().map(|(i, _)| i.message.application_id).collect();
     let d_subs: Vec<Uuid> = rows.iter().map(|(_, d)| d.subscription_id).collect();
     let d_types: Vec<&str> = rows.iter().map(|(i, _)| &*i.message.event_type).collect();
     let d_statuses: Vec<&str> = rows.iter().map(|(_, d)| d.status.as_str()).collect();
@@ -237,10 +249,11 @@ async fn insert_messages_and_deliveries(
         .map(|(_, d)| (d.status == DeliveryStatus::Pending).then(Utc::now))
         .collect();
     sqlx::query(
-        "WITH m AS (INSERT INTO messages (id, event_type, payload, subscription_id) \
-           SELECT id, et, p::json, sid FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[]) AS t(id, et, p, sid)) \
-         INSERT INTO deliveries (id, message_id, subscription_id, event_type, status, next_attempt_at) \
-         SELECT * FROM UNNEST($5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::timestamptz[])",
+        "WITH m AS (INSERT INTO messages (id, application_id, event_type, payload, subscription_id) \
+           SELECT id, app, et, p::json, sid FROM UNNEST($1::uuid[], $11::uuid[], $2::text[], $3::text[], $4::uuid[]) \
+           AS t(id, app, et, p, sid)) \
+         INSERT INTO deliveries (id, message_id, subscription_id, event_type, status, next_attempt_at, application_id) \
+         SELECT * FROM UNNEST($5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::timestamptz[], $12::uuid[])",
     )
     .bind(&ids)
     .bind(&types)
@@ -252,6 +265,8 @@ async fn insert_messages_and_deliveries(
     .bind(&d_types)
     .bind(&d_statuses)
     .bind(&d_due)
+    .bind(&apps)
+    .bind(&d_apps)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -260,6 +275,7 @@ async fn insert_messages_and_deliveries(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageRow {
     pub id: Uuid,
+    pub application_id: Uuid,
     pub event_type: String,
     pub payload: String,
     pub subscription_id: Option<Uuid>,
@@ -267,7 +283,8 @@ pub struct MessageRow {
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<MessageRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, event_type, payload::text AS payload, subscription_id, created_at FROM messages WHERE id = $1")
+    sqlx::query_as("SELECT id, application_id, event_type, payload::text AS payload, subscription_id, created_at \
+         FROM messages WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await

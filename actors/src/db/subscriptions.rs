@@ -11,6 +11,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::crypto::{KeyRing, OpenError};
 use crate::domain::{EventFilter, SigningSecret, SubscriptionStatus, TargetUrl};
 use crate::headers::ExtraHeaders;
 
@@ -20,16 +21,22 @@ pub type Tx<'a> = Transaction<'a, Postgres>;
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, Deserialize)]
 pub struct SubscriptionRow {
     pub id: Uuid,
+    pub application_id: Uuid,
     pub target_url: String,
     pub event_types: Vec<String>,
     pub description: Option<String>,
+    /// Headers a node older than the key ring wrote in clear (empty once resealed).
     pub headers: Json<BTreeMap<String, String>>,
+    /// The extra request headers, sealed ([`crate::secrets`]).
+    pub headers_sealed: Option<String>,
     pub rate_limit_per_second: Option<i32>,
     pub max_in_flight: i32,
     pub timeout_ms: Option<i32>,
     pub status: String,
     pub disabled_reason: Option<String>,
+    /// The signing secret, sealed.
     pub secret: String,
+    /// The rotated-out secret while it overlaps, sealed.
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub requires_signature: bool,
@@ -50,20 +57,30 @@ impl SubscriptionRow {
         SubscriptionStatus::parse(&self.status).unwrap_or(SubscriptionStatus::Disabled)
     }
 
-    pub fn extra_headers(&self) -> ExtraHeaders {
-        ExtraHeaders::from_stored(self.headers.0.clone())
+    /// The extra request headers, opened.
+    pub fn extra_headers(&self, ring: &KeyRing) -> Result<ExtraHeaders, OpenError> {
+        crate::secrets::open_headers(
+            ring,
+            self.id,
+            self.headers_sealed.as_deref(),
+            &self.headers.0,
+        )
     }
 
-    /// The secrets that sign (and verify) at `now`: the current one, plus the previous one
-    /// while its overlap lasts.
-    pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<SigningSecret> {
-        let mut out = vec![SigningSecret::from_stored(self.secret.clone())];
+    /// The secrets that sign (and verify) at `now`, opened: the current one, plus the
+    /// previous one while its overlap lasts.
+    pub fn signing_secrets(
+        &self,
+        ring: &KeyRing,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SigningSecret>, OpenError> {
+        let mut out = vec![crate::secrets::open_secret(ring, self.id, &self.secret)?];
         if let (Some(prev), Some(until)) = (&self.previous_secret, self.previous_secret_expires_at)
             && until > now
         {
-            out.push(SigningSecret::from_stored(prev.clone()));
+            out.push(crate::secrets::open_secret(ring, self.id, prev)?);
         }
-        out
+        Ok(out)
     }
 }
 
@@ -81,13 +98,13 @@ pub struct SubscriptionSpec {
 }
 
 impl SubscriptionSpec {
-    /// The spec as currently stored, for PATCH to merge onto.
-    pub fn from_row(row: &SubscriptionRow) -> Self {
+    /// The spec as currently stored (with its headers opened), for PATCH to merge onto.
+    pub fn from_row(row: &SubscriptionRow, headers: ExtraHeaders) -> Self {
         Self {
             target_url: TargetUrl::from_stored(row.target_url.clone()),
             event_types: row.filter(),
             description: row.description.clone(),
-            headers: row.extra_headers(),
+            headers,
             rate_limit_per_second: row.rate_limit_per_second,
             max_in_flight: row.max_in_flight,
             timeout_ms: row.timeout_ms,
@@ -98,37 +115,47 @@ impl SubscriptionSpec {
 /// The columns of [`SubscriptionRow`], for `concat!` into static SQL.
 macro_rules! columns {
     () => {
-        "id, target_url, event_types, description, headers, rate_limit_per_second, \
-    max_in_flight, timeout_ms, status, disabled_reason, secret, previous_secret, \
+        "id, application_id, target_url, event_types, description, headers, headers_sealed, \
+    rate_limit_per_second, max_in_flight, timeout_ms, status, disabled_reason, secret, previous_secret, \
     previous_secret_expires_at, requires_signature, version, shard, created_at, updated_at"
     };
 }
 
+/// A new subscription row; `sealed` holds its sealed secret and headers.
+pub struct NewSubscription<'a> {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub spec: &'a SubscriptionSpec,
+    pub sealed_secret: &'a str,
+    pub sealed_headers: &'a str,
+    pub requires_signature: bool,
+}
+
 pub async fn insert(
     tx: &mut Tx<'_>,
-    id: Uuid,
-    spec: &SubscriptionSpec,
-    secret: &SigningSecret,
-    requires_signature: bool,
+    new: &NewSubscription<'_>,
 ) -> Result<SubscriptionRow, sqlx::Error> {
     let sql = concat!(
-        "INSERT INTO subscriptions (id, target_url, event_types, description, headers, \
-         rate_limit_per_second, max_in_flight, timeout_ms, secret, requires_signature, shard) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
+        "INSERT INTO subscriptions (id, application_id, target_url, event_types, description, \
+         headers, headers_sealed, rate_limit_per_second, max_in_flight, timeout_ms, secret, \
+         requires_signature, shard) \
+         VALUES ($1, $2, $3, $4, $5, '{}'::jsonb, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
         columns!()
     );
+    let spec = new.spec;
     sqlx::query_as(sql)
-        .bind(id)
+        .bind(new.id)
+        .bind(new.application_id)
         .bind(spec.target_url.as_str())
         .bind(spec.event_types.to_strings())
         .bind(&spec.description)
-        .bind(Json(spec.headers.as_map()))
+        .bind(new.sealed_headers)
         .bind(spec.rate_limit_per_second)
         .bind(spec.max_in_flight)
         .bind(spec.timeout_ms)
-        .bind(secret.expose())
-        .bind(requires_signature)
-        .bind(i32::from(crate::domain::shard_of(id)))
+        .bind(new.sealed_secret)
+        .bind(new.requires_signature)
+        .bind(i32::from(crate::domain::shard_of(new.id)))
         .fetch_one(&mut **tx)
         .await
 }
@@ -152,18 +179,19 @@ pub async fn get_many(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<SubscriptionRow
     sqlx::query_as(sql).bind(ids).fetch_all(pool).await
 }
 
-/// Whether a subscription row exists, deleted or not (its log outlives it).
-pub async fn exists_ever(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM subscriptions WHERE id = $1")
+/// The application of a subscription row, deleted or not (its log outlives it).
+pub async fn application_of(pool: &PgPool, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT application_id FROM subscriptions WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
-        .await?;
-    Ok(found.is_some())
+        .await
 }
 
-/// One page of live subscriptions, newest first, strictly older than `before` when given.
+/// One page of an application's live subscriptions, newest first, strictly older than
+/// `before` when given.
 pub async fn list(
     pool: &PgPool,
+    application_id: Uuid,
     status: Option<SubscriptionStatus>,
     before: Option<Uuid>,
     limit: i64,
@@ -171,16 +199,30 @@ pub async fn list(
     let sql = concat!(
         "SELECT ",
         columns!(),
-        " FROM subscriptions WHERE deleted_at IS NULL \
-         AND ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR id < $2) \
-         ORDER BY id DESC LIMIT $3"
+        " FROM subscriptions WHERE deleted_at IS NULL AND application_id = $1 \
+         AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3) \
+         ORDER BY id DESC LIMIT $4"
     );
     sqlx::query_as(sql)
+        .bind(application_id)
         .bind(status.map(SubscriptionStatus::as_str))
         .bind(before)
         .bind(limit)
         .fetch_all(pool)
         .await
+}
+
+/// Ids of an application's live subscriptions (for deleting them with it).
+pub async fn ids_of_application(
+    pool: &PgPool,
+    application_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM subscriptions WHERE application_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(application_id)
+    .fetch_all(pool)
+    .await
 }
 
 /// Every live subscription (the directory's full load).
@@ -208,10 +250,12 @@ pub async fn update_spec(
     tx: &mut Tx<'_>,
     id: Uuid,
     spec: &SubscriptionSpec,
+    sealed_headers: &str,
 ) -> Result<SubscriptionRow, sqlx::Error> {
     let sql = concat!(
         "UPDATE subscriptions SET target_url = $2, event_types = $3, description = $4, \
-         headers = $5, rate_limit_per_second = $6, max_in_flight = $7, timeout_ms = $8, \
+         headers = '{}'::jsonb, headers_sealed = $5, rate_limit_per_second = $6, \
+         max_in_flight = $7, timeout_ms = $8, \
          version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
         columns!()
     );
@@ -220,7 +264,7 @@ pub async fn update_spec(
         .bind(spec.target_url.as_str())
         .bind(spec.event_types.to_strings())
         .bind(&spec.description)
-        .bind(Json(spec.headers.as_map()))
+        .bind(sealed_headers)
         .bind(spec.rate_limit_per_second)
         .bind(spec.max_in_flight)
         .bind(spec.timeout_ms)
@@ -252,7 +296,7 @@ pub async fn set_status(
 pub async fn rotate_secret(
     tx: &mut Tx<'_>,
     id: Uuid,
-    new_secret: &SigningSecret,
+    sealed_secret: &str,
     overlap_until: DateTime<Utc>,
 ) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     let sql = concat!(
@@ -263,7 +307,7 @@ pub async fn rotate_secret(
     );
     sqlx::query_as(sql)
         .bind(id)
-        .bind(new_secret.expose())
+        .bind(sealed_secret)
         .bind(overlap_until)
         .fetch_optional(&mut **tx)
         .await
@@ -282,14 +326,45 @@ pub async fn soft_delete(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<i64>, sqlx:
     .await
 }
 
-/// `(id, status, deleted)` of each of `ids` that exists: what an ingest commit reads, under
-/// the shared change lock, to decide its deliveries' first status.
-pub async fn statuses(
+/// Stores resealed values (after a key rotation, or values an older version left in
+/// clear) as a new version of the row.
+pub async fn store_resealed(
     tx: &mut Tx<'_>,
-    ids: &[Uuid],
-) -> Result<Vec<(Uuid, String, bool)>, sqlx::Error> {
+    id: Uuid,
+    secret: &str,
+    previous_secret: Option<&str>,
+    sealed_headers: &str,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let sql = concat!(
+        "UPDATE subscriptions SET secret = $2, previous_secret = $3, headers_sealed = $4, \
+         headers = '{}'::jsonb, version = version + 1 \
+         WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+        columns!()
+    );
+    sqlx::query_as(sql)
+        .bind(id)
+        .bind(secret)
+        .bind(previous_secret)
+        .bind(sealed_headers)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+/// A subscription's status as an ingest commit reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StatusRow {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub status: String,
+    pub deleted: bool,
+}
+
+/// The status of each of `ids` that exists: what an ingest commit reads, under the shared
+/// change lock, to decide its deliveries' first status.
+pub async fn statuses(tx: &mut Tx<'_>, ids: &[Uuid]) -> Result<Vec<StatusRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, status, deleted_at IS NOT NULL FROM subscriptions WHERE id = ANY($1)",
+        "SELECT id, application_id, status, deleted_at IS NOT NULL AS deleted \
+         FROM subscriptions WHERE id = ANY($1)",
     )
     .bind(ids)
     .fetch_all(&mut **tx)

@@ -19,10 +19,12 @@ use crate::retry::RetrySchedule;
 fn row(max_in_flight: i32, rate: Option<i32>) -> SubscriptionRow {
     SubscriptionRow {
         id: Uuid::now_v7(),
+        application_id: Uuid::nil(),
         target_url: "https://e.com/".into(),
         event_types: vec![],
         description: None,
         headers: Json(Default::default()),
+        headers_sealed: None,
         rate_limit_per_second: rate,
         max_in_flight,
         timeout_ms: None,

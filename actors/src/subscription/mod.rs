@@ -237,6 +237,8 @@ impl SubscriptionActor {
             leases: self.deps.leases.clone(),
             shard: self.shard,
             epoch: self.epoch,
+            keyring: self.deps.keyring.clone(),
+            credential_headers: self.deps.credential_headers.clone(),
         };
         let marked = self.deps.persistence.send(MarkInFlight(mark));
         let me = ctx.address().recipient();

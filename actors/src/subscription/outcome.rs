@@ -28,6 +28,7 @@ impl SubscriptionActor {
         let decision = self.core.outcome(&job, &outcome);
         record_metrics(&job, &attempt, &outcome, decision.status);
         self.deps.publish(AttemptEvent {
+            application_id: self.sub.application_id,
             subscription_id: self.sub.id,
             delivery_id: job.delivery_id,
             message_id: job.message_id,

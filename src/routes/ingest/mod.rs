@@ -29,16 +29,21 @@ use uuid::Uuid;
 pub use self::answer::{FanOutDelivery, IngestAccepted, TaskId};
 use self::answer::{Form, respond};
 use self::signature::{authorize, compact_forms};
-use crate::auth::ApiKey;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::RouteExt;
 use crate::state::AppState;
+use crate::tenant::Tenant;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.at("/ingest/{id}", web::post().to(ingest_raw))
         .at("/webhooks/ingest/{id}", web::post().to(ingest_envelope))
         .at("/events", web::post().to(ingest_fanout))
-        .at("/subscriptions/{id}/test", web::post().to(send_test_event));
+        .at("/applications/{app}/events", web::post().to(ingest_fanout))
+        .at("/subscriptions/{id}/test", web::post().to(send_test_event))
+        .at(
+            "/applications/{app}/subscriptions/{id}/test",
+            web::post().to(send_test_event),
+        );
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -72,7 +77,7 @@ pub async fn ingest_raw(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let sub = lookup(&state, *id).await?;
-    authorize(&req, &sub, &[&body])?;
+    authorize(&req, state.engine.keyring(), &sub, &[&body]).await?;
     let event_type = required_event_type(query.event_type.as_deref())?;
     let payload = json_text(&body)?;
     accept_for(&req, &state, &sub, event_type, payload, false).await
@@ -100,7 +105,7 @@ pub async fn ingest_envelope(
         signed.push(plain.as_bytes());
         signed.push(ascii.as_bytes());
     }
-    authorize(&req, &sub, &signed)?;
+    authorize(&req, state.engine.keyring(), &sub, &signed).await?;
     let envelope = parse_envelope(&body)?;
     let event_type = required_event_type(envelope.event_type.as_deref())?;
     let payload: Arc<str> = Arc::from(envelope.payload.get());
@@ -113,18 +118,20 @@ pub async fn ingest_envelope(
     responses((status = 202, body = IngestAccepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn ingest_fanout(
-    _key: ApiKey,
+    tenant: Tenant,
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let envelope = parse_envelope(&body)?;
     let event_type = required_event_type(envelope.event_type.as_deref())?;
-    let idempotency = idempotency_key(req.headers())?.map(|k| ("events".to_owned(), k));
+    validate_payload(&state, &event_type, envelope.payload.get()).await?;
+    let scope = format!("events:{}", tenant.app_id);
+    let idempotency = idempotency_key(req.headers())?.map(|k| (scope, k));
     let targets = state
         .engine
         .directory()
-        .matching(&event_type)
+        .matching(tenant.app_id, &event_type)
         .iter()
         .map(|sub| Target {
             delivery_id: Uuid::now_v7(),
@@ -133,11 +140,29 @@ pub async fn ingest_fanout(
         })
         .collect();
     let item = IngestItem {
-        message: new_message(event_type, Arc::from(envelope.payload.get()), None),
+        message: new_message(
+            tenant.app_id,
+            event_type,
+            Arc::from(envelope.payload.get()),
+            None,
+        ),
         targets,
         idempotency,
     };
     respond(Form::FanOut, state.engine.ingest(item).await)
+}
+
+/// With `COURIER_VALIDATE_PAYLOADS`, the payload must match its type's schema (`422`).
+async fn validate_payload(
+    state: &AppState,
+    event_type: &EventType,
+    payload: &str,
+) -> ApiResult<()> {
+    state
+        .catalog
+        .validate(event_type.as_str(), payload)
+        .await
+        .map_err(|v| ApiError::payload_invalid(event_type.as_str(), v))
 }
 
 /// Sends a synthetic `courier.test` event to one subscription now, whatever its filter.
@@ -146,12 +171,11 @@ pub async fn ingest_fanout(
     responses((status = 202, body = IngestAccepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn send_test_event(
-    _key: ApiKey,
+    tenant: Tenant,
     req: HttpRequest,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let sub = lookup(&state, *id).await?;
+    let sub = crate::routes::subscriptions::reachable(&state, &tenant, &req).await?;
     let payload = serde_json::json!({
         "type": "courier.test",
         "subscription_id": sub.id,
@@ -222,12 +246,14 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 }
 
 fn new_message(
+    application_id: Uuid,
     event_type: EventType,
     payload: Arc<str>,
     subscription_id: Option<Uuid>,
 ) -> NewMessage {
     NewMessage {
         id: Uuid::now_v7(),
+        application_id,
         event_type: Arc::from(event_type.as_str()),
         payload,
         subscription_id,
@@ -244,8 +270,11 @@ async fn accept_for(
 ) -> ApiResult<HttpResponse> {
     let idempotency = idempotency_key(req.headers())?.map(|k| (format!("ingest:{}", sub.id), k));
     let wanted = force || sub.filter().wants(&event_type);
+    if wanted && !force {
+        validate_payload(state, &event_type, &payload).await?;
+    }
     let item = IngestItem {
-        message: new_message(event_type, payload, Some(sub.id)),
+        message: new_message(sub.application_id, event_type, payload, Some(sub.id)),
         targets: vec![Target {
             delivery_id: Uuid::now_v7(),
             subscription_id: sub.id,

@@ -5,20 +5,28 @@
 
 use actix_web::HttpRequest;
 use chrono::Utc;
+use courier_actors::crypto::KeyRing;
 use courier_actors::db::subscriptions::SubscriptionRow;
 use courier_actors::signing::verify_github;
 
-use crate::auth::has_api_key;
+use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
 
 /// A subscription with a client-chosen secret needs a valid `X-Hub-Signature-256` over one
-/// of `signed`; one without needs the API key.
-pub fn authorize(req: &HttpRequest, sub: &SubscriptionRow, signed: &[&[u8]]) -> ApiResult<()> {
+/// of `signed`; one without needs credentials that reach its application (else `401`, or
+/// `404` for another application's subscription).
+pub async fn authorize(
+    req: &HttpRequest,
+    ring: &KeyRing,
+    sub: &SubscriptionRow,
+    signed: &[&[u8]],
+) -> ApiResult<()> {
     if !sub.requires_signature {
-        return if has_api_key(req, false) {
+        let principal = authenticate(req).await?;
+        return if principal.can_access(sub.application_id) {
             Ok(())
         } else {
-            Err(ApiError::Unauthorized)
+            Err(ApiError::NotFound("subscription"))
         };
     }
     let header = req
@@ -27,7 +35,8 @@ pub fn authorize(req: &HttpRequest, sub: &SubscriptionRow, signed: &[&[u8]]) -> 
         .ok_or(ApiError::SignatureRequired)?;
     let header = header.to_str().map_err(|_| ApiError::InvalidSignature)?;
     let keys: Vec<Vec<u8>> = sub
-        .signing_secrets(Utc::now())
+        .signing_secrets(ring, Utc::now())
+        .map_err(ApiError::internal)?
         .iter()
         .map(|s| s.key_bytes())
         .collect();
