@@ -12,6 +12,7 @@ pub mod auth;
 pub mod error;
 pub mod observability;
 pub mod openapi;
+pub mod openapi_contract;
 pub mod routes;
 pub mod settings;
 pub mod startup;

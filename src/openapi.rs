@@ -4,6 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
+use crate::openapi_contract::Contract;
 use crate::routes::{
     api_keys, applications, auth_session, deliveries, event_types, health, ingest, stats, stream,
     subscriptions,
@@ -24,7 +25,7 @@ use crate::routes::{
         subscriptions::pause_subscription, subscriptions::resume_subscription, subscriptions::rotate_secret,
         ingest::send_test_event, ingest::ingest_raw, ingest::ingest_envelope, ingest::ingest_fanout,
         deliveries::get_delivery, deliveries::list_deliveries, deliveries::retry_delivery, deliveries::recover,
-        deliveries::get_message, stream::stream_attempts, stats::overview, crate::observability::render,
+        deliveries::get_message, deliveries::list_application_deliveries, stream::stream_attempts, stats::overview, crate::observability::render,
         applications::create_application, applications::list_applications, applications::get_application,
         applications::patch_application, applications::delete_application,
         api_keys::create_api_key, api_keys::list_api_keys, api_keys::revoke_api_key,
@@ -33,7 +34,7 @@ use crate::routes::{
         auth_session::create_session, auth_session::current_session, auth_session::end_session,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Contract),
     tags((name = "subscriptions", description = "Who receives which events"),
          (name = "ingestion", description = "Producers hand events in; 202 means committed"),
          (name = "deliveries", description = "Status, the attempt log, live tail, retry and recover"),

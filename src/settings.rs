@@ -114,6 +114,11 @@ pub struct Settings {
     /// built-in ones (`Authorization`, `Cookie`, `*-Token`, `*-Key`, `*-Secret`, ...);
     /// comma-separated, a `*` at the start or end matches anything there.
     pub credential_headers: CredentialHeaders,
+    /// `COURIER_OPS_WEBHOOK_URL`: where operational events go, besides the subscriptions of
+    /// the `courier-ops` application (kept as one of them, created at start).
+    pub ops_webhook_url: Option<courier_actors::domain::TargetUrl>,
+    /// `COURIER_FAILING_AFTER`: consecutive failed attempts before `subscription.failing`.
+    pub failing_after: i32,
 }
 
 /// A setting that could not be used; the message names the variable.
@@ -240,6 +245,16 @@ impl Settings {
                 get("COURIER_CREDENTIAL_HEADERS").unwrap_or(""),
             )
             .map_err(|e| err("COURIER_CREDENTIAL_HEADERS", e.0))?,
+            ops_webhook_url: get("COURIER_OPS_WEBHOOK_URL")
+                .map(courier_actors::domain::TargetUrl::parse)
+                .transpose()
+                .map_err(|e| err("COURIER_OPS_WEBHOOK_URL", e.0))?,
+            failing_after: parse_number(
+                get("COURIER_FAILING_AFTER"),
+                "COURIER_FAILING_AFTER",
+                5,
+                1..=10_000,
+            )?,
         };
         settings.validate()?;
         Ok(settings)
@@ -419,6 +434,8 @@ impl Settings {
             heartbeat_ttl: self.node_ttl,
             max_attempts_in_flight: self.max_attempts_in_flight,
             credential_headers: self.credential_headers.clone(),
+            failing_after: self.failing_after,
+            ops_webhook_url: self.ops_webhook_url.clone(),
         }
     }
 }

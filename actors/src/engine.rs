@@ -18,18 +18,20 @@ use uuid::Uuid;
 
 use crate::cache::{RedisPool, SubscriptionCache};
 use crate::crypto::KeyRing;
+use crate::db::applications::OPS_APP_ID;
 use crate::db::deliveries;
 use crate::db::messages::{IngestItem, IngestResult, Receipt};
 use crate::db::outcomes::AttemptRecord;
 use crate::db::subscriptions::{self, SubscriptionRow, SubscriptionSpec};
 use crate::directory::{Applied, Directory};
-use crate::domain::{DeliveryStatus, Invalid, SigningSecret, SubscriptionStatus};
+use crate::domain::{DeliveryStatus, EventType, Invalid, SigningSecret, SubscriptionStatus};
 use crate::headers::CredentialHeaders;
 use crate::job::DeliveryJob;
 use crate::lifecycle::{self, Committed, LifecycleError};
 use crate::messages::{
     Dispatch, EngineLoad, Enqueue, Flush, GetLoad, Ingest, Shutdown, SubscriptionsChanged, SweepNow,
 };
+use crate::ops::{self, OpsEvent};
 use crate::ownership::{Identity, IdentityError, Leases};
 use crate::persistence::{IngestError, PersistenceActor};
 use crate::retention::{RetentionActor, RetentionPolicy, RetentionReport, RunOnce};
@@ -61,6 +63,10 @@ pub struct EngineConfig {
     pub max_attempts_in_flight: usize,
     /// Which request headers are credentials (masked in the stored attempt log).
     pub credential_headers: CredentialHeaders,
+    /// Consecutive failed attempts before `subscription.failing`.
+    pub failing_after: i32,
+    /// Kept as a subscription of `courier-ops` ([`crate::ops`]).
+    pub ops_webhook_url: Option<crate::domain::TargetUrl>,
 }
 
 /// One finished attempt, as the live stream shows it.
@@ -102,6 +108,8 @@ pub struct EngineDeps {
     pub attempt_permits: Arc<tokio::sync::Semaphore>,
     /// Changes the directory applied, for the supervisor.
     changes: mpsc::UnboundedSender<Applied>,
+    /// Set once the supervisor runs (it starts after these dependencies).
+    supervisor: std::sync::OnceLock<Addr<Supervisor>>,
 }
 
 impl EngineDeps {
@@ -142,13 +150,80 @@ impl EngineDeps {
     }
 
     /// Disables a subscription with a reason (its deliveries are held).
-    pub async fn disable(&self, id: Uuid, reason: &str) {
+    pub async fn disable(self: &Arc<Self>, id: Uuid, reason: &str) {
         match lifecycle::set_status(&self.db, id, SubscriptionStatus::Disabled, Some(reason)).await
         {
-            Ok(c) => self.committed(&c).await,
+            Ok(c) => {
+                self.committed(&c).await;
+                if let Some(row) = &c.row {
+                    let reason = reason.to_owned();
+                    self.emit(ops::About::of(row), OpsEvent::Disabled { reason });
+                }
+            }
             Err(LifecycleError::NotFound) => {}
             Err(e) => tracing::error!(error = ?e, %id, "cannot disable subscription"),
         }
+    }
+
+    /// Stores and dispatches an ingest: committed by the persistence actor, then its due
+    /// deliveries handed to the actors (or to the node holding their shard).
+    pub async fn ingest(&self, item: IngestItem) -> Result<IngestResult, IngestError> {
+        let message = item.message.clone();
+        let result = self
+            .persistence
+            .send(Ingest(item))
+            .await
+            .unwrap_or(Err(IngestError::Stopped))?;
+        if let IngestResult::Stored(receipt) = &result {
+            self.dispatch(&message, receipt);
+        }
+        Ok(result)
+    }
+
+    fn dispatch(&self, message: &crate::db::messages::NewMessage, receipt: &Receipt) {
+        let now_ms = Utc::now().timestamp_millis();
+        let jobs: Vec<DeliveryJob> = receipt
+            .deliveries
+            .iter()
+            .filter(|d| d.status == DeliveryStatus::Pending)
+            .map(|d| DeliveryJob {
+                delivery_id: d.id,
+                message_id: message.id,
+                subscription_id: d.subscription_id,
+                event_type: message.event_type.clone(),
+                payload: Some(message.payload.clone()),
+                attempts_made: 0,
+                attempt_base: 0,
+                due_ms: now_ms,
+            })
+            .collect();
+        if let (false, Some(sup)) = (jobs.is_empty(), self.supervisor.get()) {
+            sup.do_send(Dispatch {
+                jobs,
+                from_peer: false,
+            });
+        }
+    }
+
+    /// Reports an operational event to the `courier-ops` subscriptions that want it (in the
+    /// background; an event nobody subscribes to is not stored).
+    pub fn emit(self: &Arc<Self>, about: ops::About, event: OpsEvent) {
+        let targets = match EventType::parse(event.event_type()) {
+            Ok(t) => self.directory.matching(OPS_APP_ID, &t),
+            Err(_) => return,
+        };
+        let Some(item) = ops::message(&about, &event, &targets) else {
+            return;
+        };
+        if item.targets.is_empty() {
+            return;
+        }
+        let deps = self.clone();
+        actix::spawn(async move {
+            if let Err(e) = deps.ingest(item).await {
+                tracing::warn!(error = %e, kind = event.event_type(), "cannot store an operational event");
+            }
+        });
     }
 }
 
@@ -211,13 +286,16 @@ impl Engine {
             events,
             attempt_permits,
             changes,
+            supervisor: std::sync::OnceLock::new(),
         });
         let supervisor = Supervisor::new(deps.clone()).start();
+        let _ = deps.supervisor.set(supervisor.clone());
         let _ = supervisor.send(crate::supervisor::TickNow).await;
         forward_changes(changes_rx, supervisor.clone());
         crate::feed::start(deps.clone(), supervisor.clone());
         let retention = RetentionActor::new(db, retention_policy).start();
         actix::spawn(reseal_all(deps.clone()));
+        actix::spawn(keep_ops_webhook(deps.clone()));
         Ok(Self {
             deps,
             supervisor,
@@ -281,7 +359,9 @@ impl Engine {
         )
         .await?;
         self.deps.committed(&c).await;
-        c.row.ok_or(LifecycleError::NotFound)
+        let row = c.row.ok_or(LifecycleError::NotFound)?;
+        self.deps.emit(ops::About::of(&row), OpsEvent::Created);
+        Ok(row)
     }
 
     pub async fn update_subscription(
@@ -291,7 +371,9 @@ impl Engine {
     ) -> Result<SubscriptionRow, LifecycleError> {
         let c = lifecycle::update(&self.deps.db, &self.deps.keyring, id, change).await?;
         self.deps.committed(&c).await;
-        c.row.ok_or(LifecycleError::NotFound)
+        let row = c.row.ok_or(LifecycleError::NotFound)?;
+        self.deps.emit(ops::About::of(&row), OpsEvent::Updated);
+        Ok(row)
     }
 
     pub async fn set_status(
@@ -318,50 +400,19 @@ impl Engine {
     }
 
     pub async fn delete_subscription(&self, id: Uuid) -> Result<(), LifecycleError> {
+        let before = self.deps.directory.get(id);
         let c = lifecycle::delete(&self.deps.db, id).await?;
         self.deps.committed(&c).await;
+        if let Some(row) = before {
+            self.deps.emit(ops::About::of(&row), OpsEvent::Deleted);
+        }
         Ok(())
     }
 
     /// Stores an ingest (group-committed with others) and, once committed, hands its due
     /// deliveries to the actors: the caller answers after this returns.
     pub async fn ingest(&self, item: IngestItem) -> Result<IngestResult, IngestError> {
-        let message = item.message.clone();
-        let result = self
-            .deps
-            .persistence
-            .send(Ingest(item))
-            .await
-            .unwrap_or(Err(IngestError::Stopped))?;
-        if let IngestResult::Stored(receipt) = &result {
-            self.dispatch(&message, receipt);
-        }
-        Ok(result)
-    }
-
-    fn dispatch(&self, message: &crate::db::messages::NewMessage, receipt: &Receipt) {
-        let now_ms = Utc::now().timestamp_millis();
-        let jobs: Vec<DeliveryJob> = receipt
-            .deliveries
-            .iter()
-            .filter(|d| d.status == DeliveryStatus::Pending)
-            .map(|d| DeliveryJob {
-                delivery_id: d.id,
-                message_id: message.id,
-                subscription_id: d.subscription_id,
-                event_type: message.event_type.clone(),
-                payload: Some(message.payload.clone()),
-                attempts_made: 0,
-                attempt_base: 0,
-                due_ms: now_ms,
-            })
-            .collect();
-        if !jobs.is_empty() {
-            self.supervisor.do_send(Dispatch {
-                jobs,
-                from_peer: false,
-            });
-        }
+        self.deps.ingest(item).await
     }
 
     /// Operator retry: due now with a fresh budget (held while the subscription is not
@@ -433,6 +484,35 @@ impl Engine {
         self.retention.do_send(Shutdown);
         self.flush().await;
         self.deps.identity.release().await;
+    }
+}
+
+/// The description of the `courier-ops` subscription Courier keeps for
+/// `COURIER_OPS_WEBHOOK_URL`.
+pub const OPS_WEBHOOK_MARKER: &str = "COURIER_OPS_WEBHOOK_URL";
+
+/// Keeps `COURIER_OPS_WEBHOOK_URL` as a `courier-ops` subscription taking every event. (Its
+/// secret is generated; `rotate-secret` on it shows one to configure the receiver with.)
+async fn keep_ops_webhook(deps: Arc<EngineDeps>) {
+    let Some(url) = deps.config.ops_webhook_url.clone() else {
+        return;
+    };
+    let spec = SubscriptionSpec {
+        target_url: url,
+        event_types: crate::domain::EventFilter::default(),
+        description: Some(OPS_WEBHOOK_MARKER.to_owned()),
+        headers: crate::headers::ExtraHeaders::default(),
+        rate_limit_per_second: None,
+        max_in_flight: 4,
+        timeout_ms: None,
+    };
+    match lifecycle::ensure_managed(&deps.db, &deps.keyring, OPS_APP_ID, &spec).await {
+        Ok(Some(c)) => {
+            tracing::info!(id = %c.id, "operational events go to COURIER_OPS_WEBHOOK_URL");
+            deps.committed(&c).await;
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = ?e, "cannot set up COURIER_OPS_WEBHOOK_URL"),
     }
 }
 

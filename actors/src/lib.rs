@@ -34,6 +34,7 @@ pub mod headers;
 pub mod job;
 pub mod lifecycle;
 pub mod messages;
+pub mod ops;
 pub mod ownership;
 pub mod payload;
 pub mod persistence;

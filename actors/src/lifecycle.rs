@@ -81,6 +81,53 @@ pub async fn create(
     commit(tx, ChangeKind::Created, row).await
 }
 
+/// Keeps exactly one live subscription of `application_id` whose description is `marker`,
+/// delivering to `spec`'s target (created, or its target updated; nothing when it already
+/// matches). The check and the change are one transaction under the change lock, so nodes
+/// starting together make one, not several.
+pub async fn ensure_managed(
+    db: &PgPool,
+    ring: &KeyRing,
+    application_id: Uuid,
+    spec: &SubscriptionSpec,
+) -> Result<Option<Committed>, LifecycleError> {
+    let mut tx = changes::begin_change(db).await?;
+    let marker = spec.description.clone().unwrap_or_default();
+    let existing = subscriptions::find_by_description(&mut tx, application_id, &marker).await?;
+    let row = match existing {
+        Some(row) if row.target_url == spec.target_url.as_str() => return Ok(None),
+        Some(row) => {
+            let mut new = SubscriptionSpec::from_row(&row, row.extra_headers(ring)?);
+            new.target_url = spec.target_url.clone();
+            let sealed = secrets::seal_headers(ring, row.id, &new.headers);
+            subscriptions::update_spec(&mut tx, row.id, &new, &sealed).await?
+        }
+        None => {
+            let id = Uuid::now_v7();
+            let secret = SigningSecret::generate();
+            let (s, h) = (
+                secrets::seal_secret(ring, id, &secret),
+                secrets::seal_headers(ring, id, &spec.headers),
+            );
+            let new = NewSubscription {
+                id,
+                application_id,
+                spec,
+                sealed_secret: &s,
+                sealed_headers: &h,
+                requires_signature: false,
+            };
+            subscriptions::insert(&mut tx, &new).await?
+        }
+    };
+    let kind = if row.version == 1 {
+        ChangeKind::Created
+    } else {
+        ChangeKind::Updated
+    };
+    commit(tx, kind, row).await.map(Some)
+}
+
 /// Replaces the spec with what `change` computes from the current one (PUT and PATCH).
 /// (A subscription never moves between applications, so callers check the application
 /// before.)

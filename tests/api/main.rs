@@ -16,3 +16,4 @@ mod sessions;
 mod startup;
 mod subscriptions;
 mod support;
+mod tenancy;

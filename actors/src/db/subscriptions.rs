@@ -236,6 +236,26 @@ pub async fn list_all_live(pool: &PgPool) -> Result<Vec<SubscriptionRow>, sqlx::
     .await
 }
 
+/// The live subscription of `application_id` with this description, if any (the one
+/// Courier manages for a setting).
+pub async fn find_by_description(
+    tx: &mut Tx<'_>,
+    application_id: Uuid,
+    description: &str,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM subscriptions WHERE application_id = $1 AND description = $2 \
+         AND deleted_at IS NULL ORDER BY id LIMIT 1"
+    );
+    sqlx::query_as(sql)
+        .bind(application_id)
+        .bind(description)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
 /// The live row under a row lock, for a change to compute its new state from.
 pub async fn lock(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     let sql = concat!(

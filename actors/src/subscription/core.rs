@@ -145,6 +145,11 @@ impl<C: Clock> Core<C> {
         self.health = health;
     }
 
+    /// The failing streak now.
+    pub fn health(&self) -> Health {
+        self.health
+    }
+
     /// Takes the subscription's new configuration. A resume starts the streak and the
     /// throttle over; anything but active drops what memory holds (Postgres keeps it).
     pub fn refresh(&mut self, row: &SubscriptionRow) {

@@ -8,12 +8,14 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::SubscriptionActor;
 use super::core::Decision;
+use crate::db::health::Health;
 use crate::db::outcomes::{AttemptRecord, OutcomeRow, StatusUpdate};
 use crate::delivery::AttemptOutcome;
 use crate::domain::DeliveryStatus;
 use crate::engine::AttemptEvent;
 use crate::job::DeliveryJob;
 use crate::messages::RecordOutcome;
+use crate::ops::{self, OpsEvent};
 use crate::retry_store::{Mark, ScheduledRetry};
 
 impl SubscriptionActor {
@@ -25,8 +27,10 @@ impl SubscriptionActor {
         permit: Option<OwnedSemaphorePermit>,
         ctx: &mut Context<Self>,
     ) {
+        let before = self.core.health();
         let decision = self.core.outcome(&job, &outcome);
         record_metrics(&job, &attempt, &outcome, decision.status);
+        self.report(&job, before, &decision);
         self.deps.publish(AttemptEvent {
             application_id: self.sub.application_id,
             subscription_id: self.sub.id,
@@ -47,6 +51,35 @@ impl SubscriptionActor {
         );
         if let Some(reason) = decision.disable {
             self.disable(reason, ctx);
+        }
+    }
+
+    /// The operational events an outcome causes: a failing streak reaching the threshold
+    /// (once per streak) or ending, a delivery whose retries are spent.
+    fn report(&self, job: &DeliveryJob, before: Health, decision: &Decision) {
+        let after = decision.health.unwrap_or(before);
+        let threshold = self.deps.config.failing_after;
+        let about = || ops::About::of(&self.sub);
+        if let Some(mut event) = ops::streak_event(
+            before.consecutive_failures,
+            after.consecutive_failures,
+            threshold,
+        ) {
+            if let OpsEvent::Failing { since, .. } = &mut event {
+                *since = after.failing_since;
+            }
+            self.deps.emit(about(), event);
+        }
+        if decision.status == DeliveryStatus::Failed {
+            self.deps.emit(
+                about(),
+                OpsEvent::Exhausted {
+                    delivery_id: job.delivery_id,
+                    message_id: job.message_id,
+                    event_type: job.event_type.to_string(),
+                    attempts: job.attempts_made + 1,
+                },
+            );
         }
     }
 
