@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
-use crate::routes::{deliveries, health, ingest, stats, stream, subscriptions};
+use crate::routes::{deliveries, explorer, health, ingest, stats, stream, subscriptions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,8 @@ use crate::routes::{deliveries, health, ingest, stats, stream, subscriptions};
         ingest::send_test_event, ingest::ingest_raw, ingest::ingest_envelope, ingest::ingest_fanout,
         deliveries::get_delivery, deliveries::list_deliveries, deliveries::retry_delivery, deliveries::recover,
         deliveries::get_message, stream::stream_attempts, stats::overview, crate::observability::render,
+        explorer::search_deliveries, explorer::search_messages, explorer::bulk_retry, explorer::bulk_cancel,
+        explorer::subscriptions_health, explorer::subscription_stats,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),

@@ -4,6 +4,7 @@
 pub mod dashboard;
 pub mod deliveries;
 pub mod docs;
+pub mod explorer;
 pub mod health;
 pub mod ingest;
 pub mod stats;
@@ -38,6 +39,7 @@ pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(docs::configure)
             .configure(subscriptions::configure)
             .configure(ingest::configure)
+            .configure(explorer::configure)
             .configure(deliveries::configure)
             .configure(stream::configure)
             .configure(stats::configure)

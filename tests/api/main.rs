@@ -4,6 +4,7 @@
 mod bad_inputs;
 mod delivery;
 mod docs_and_health;
+mod explorer;
 mod ingest;
 mod nodes;
 mod operations;

@@ -3,6 +3,7 @@
 //! by the integration tests against a real database.
 
 pub mod deliveries;
+pub mod explorer;
 pub mod messages;
 pub mod nodelay;
 pub mod subscriptions;

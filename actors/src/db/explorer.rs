@@ -1,0 +1,399 @@
+//! The explorer's SQL: every delivery and every message across subscriptions (newest first,
+//! compact rows without payloads or attempts), per-subscription health over a time range,
+//! and the bulk actions on a filtered set (retry, cancel).
+//!
+//! Ids are UUIDv7, so time bounds are primary-key bounds. A bulk action never touches more
+//! than the caller's cap in one statement, and never touches a delivery of a deleted
+//! subscription (nothing would deliver it).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::DeliveryStatus;
+
+/// Which deliveries a list or a bulk action covers. Every field narrows; `None` is "any".
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub statuses: Option<Vec<DeliveryStatus>>,
+    /// An exact event type.
+    pub event_type: Option<String>,
+    /// Event types starting with this (the `order.` of the pattern `order.*`).
+    pub event_prefix: Option<String>,
+    pub subscription_id: Option<Uuid>,
+    /// Inclusive range of the delivery's last HTTP status.
+    pub http_status: Option<(i32, i32)>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+    pub id_fragment: Option<IdFragment>,
+}
+
+/// Part of an id as a person copies it: ids starting with it (a primary-key range) or
+/// ending with it (the random tail the dashboard shows).
+#[derive(Debug, Clone)]
+pub struct IdFragment {
+    pub low: Uuid,
+    pub high: Uuid,
+    /// Lowercase hex digits, no dashes.
+    pub tail: String,
+}
+
+impl IdFragment {
+    /// `hex` is lowercase hex digits without dashes, 1 to 32 of them.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.is_empty() || hex.len() > 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let pad = |c: char| {
+            let mut s = hex.to_ascii_lowercase();
+            s.extend(std::iter::repeat_n(c, 32 - hex.len()));
+            s
+        };
+        let low = Uuid::parse_str(&pad('0')).ok()?;
+        let high = Uuid::parse_str(&pad('f')).ok()?;
+        Some(Self {
+            low,
+            high,
+            tail: hex.to_ascii_lowercase(),
+        })
+    }
+}
+
+/// The filter's SQL over `deliveries d`, binding $1 to $11 (see `bind_filter!`).
+macro_rules! delivery_where {
+    () => {
+        "($1::text[] IS NULL OR d.status = ANY($1)) \
+         AND ($2::text IS NULL OR d.event_type = $2) \
+         AND ($3::text IS NULL OR starts_with(d.event_type, $3)) \
+         AND ($4::uuid IS NULL OR d.subscription_id = $4) \
+         AND ($5::int IS NULL OR d.last_status_code BETWEEN $5 AND $6::int) \
+         AND ($7::uuid IS NULL OR d.id >= $7) AND ($8::uuid IS NULL OR d.id < $8) \
+         AND ($9::uuid IS NULL OR d.id BETWEEN $9 AND $10::uuid \
+              OR right(replace(d.id::text, '-', ''), length($11::text)) = $11)"
+    };
+}
+
+macro_rules! bind_filter {
+    ($query:expr, $f:expr) => {{
+        let f: &DeliveryFilter = $f;
+        $query
+            .bind(
+                f.statuses
+                    .as_ref()
+                    .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
+            )
+            .bind(f.event_type.clone())
+            .bind(f.event_prefix.clone())
+            .bind(f.subscription_id)
+            .bind(f.http_status.map(|r| r.0))
+            .bind(f.http_status.map(|r| r.1))
+            .bind(f.since.map(crate::domain::uuid_floor))
+            .bind(f.until.map(crate::domain::uuid_floor))
+            .bind(f.id_fragment.as_ref().map(|i| i.low))
+            .bind(f.id_fragment.as_ref().map(|i| i.high))
+            .bind(f.id_fragment.as_ref().map(|i| i.tail.clone()))
+    }};
+}
+
+/// One delivery in a list: no payload, no attempts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryListRow {
+    pub id: Uuid,
+    pub message_id: Uuid,
+    pub subscription_id: Uuid,
+    /// Null when the subscription row is gone.
+    pub target_url: Option<String>,
+    pub event_type: String,
+    pub status: String,
+    pub attempt_count: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of deliveries, newest first, with ids below `before`.
+pub async fn list_deliveries(
+    pool: &PgPool,
+    filter: &DeliveryFilter,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<DeliveryListRow>, sqlx::Error> {
+    let q = sqlx::query_as(concat!(
+        "SELECT d.id, d.message_id, d.subscription_id, s.target_url, d.event_type, d.status, d.attempt_count, \
+         d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.created_at \
+         FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id WHERE ",
+        delivery_where!(),
+        " AND ($12::uuid IS NULL OR d.id < $12) ORDER BY d.id DESC LIMIT $13"
+    ));
+    bind_filter!(q, filter)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+}
+
+/// Which messages a list covers.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub event_type: Option<String>,
+    pub event_prefix: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub id_fragment: Option<IdFragment>,
+}
+
+/// One message in a list, with its deliveries counted by where they stand.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageListRow {
+    pub id: Uuid,
+    pub event_type: String,
+    pub subscription_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub deliveries: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    /// Pending, delivering, retrying or held.
+    pub unfinished: i64,
+    pub filtered: i64,
+}
+
+/// A page of messages, newest first, with ids below `before`.
+pub async fn list_messages(
+    pool: &PgPool,
+    filter: &MessageFilter,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<MessageListRow>, sqlx::Error> {
+    let frag = filter.id_fragment.as_ref();
+    sqlx::query_as(
+        "SELECT m.id, m.event_type, m.subscription_id, m.created_at, \
+         count(d.id) AS deliveries, count(d.id) FILTER (WHERE d.status = 'succeeded') AS succeeded, \
+         count(d.id) FILTER (WHERE d.status = 'failed') AS failed, \
+         count(d.id) FILTER (WHERE d.status IN ('pending', 'delivering', 'retrying', 'paused')) AS unfinished, \
+         count(d.id) FILTER (WHERE d.status = 'filtered') AS filtered \
+         FROM (SELECT * FROM messages m WHERE ($1::text IS NULL OR m.event_type = $1) \
+           AND ($2::text IS NULL OR starts_with(m.event_type, $2)) \
+           AND ($3::uuid IS NULL OR m.id >= $3) AND ($4::uuid IS NULL OR m.id < $4) \
+           AND ($5::uuid IS NULL OR m.id BETWEEN $5 AND $6::uuid \
+                OR right(replace(m.id::text, '-', ''), length($7::text)) = $7) \
+           AND ($8::uuid IS NULL OR m.id < $8) ORDER BY m.id DESC LIMIT $9) m \
+         LEFT JOIN deliveries d ON d.message_id = m.id \
+         GROUP BY m.id, m.event_type, m.subscription_id, m.created_at ORDER BY m.id DESC",
+    )
+    .bind(&filter.event_type)
+    .bind(&filter.event_prefix)
+    .bind(filter.since.map(crate::domain::uuid_floor))
+    .bind(filter.until.map(crate::domain::uuid_floor))
+    .bind(frag.map(|i| i.low))
+    .bind(frag.map(|i| i.high))
+    .bind(frag.map(|i| i.tail.clone()))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Re-queues up to `cap` matching deliveries (oldest first) for a manual retry: due now with
+/// a fresh retry budget. `filtered` and in-flight (`delivering`) deliveries are never taken.
+/// Returns `(delivery, subscription)` of each re-queued one; `cap + 1` rows means more matched.
+pub async fn bulk_requeue(
+    pool: &PgPool,
+    filter: &DeliveryFilter,
+    cap: i64,
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let q = sqlx::query_as(concat!(
+        "WITH picked AS (SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id \
+         WHERE s.deleted_at IS NULL AND d.status NOT IN ('filtered', 'delivering') AND ",
+        delivery_where!(),
+        " ORDER BY d.id LIMIT $12 FOR UPDATE OF d SKIP LOCKED) \
+         UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), attempt_base = attempt_count, \
+         updated_at = now() FROM picked WHERE d.id = picked.id \
+         AND d.status NOT IN ('filtered', 'delivering') RETURNING d.id, d.subscription_id"
+    ));
+    bind_filter!(q, filter).bind(cap).fetch_all(pool).await
+}
+
+/// How many deliveries in one of `statuses` match, counting no further than `cap + 1`.
+pub async fn count_matching(
+    pool: &PgPool,
+    filter: &DeliveryFilter,
+    statuses: &[&str],
+    cap: i64,
+) -> Result<i64, sqlx::Error> {
+    let q = sqlx::query_scalar(concat!(
+        "SELECT count(*) FROM (SELECT 1 FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id \
+         WHERE s.deleted_at IS NULL AND d.status = ANY($13) AND ",
+        delivery_where!(),
+        " LIMIT $12::bigint + 1) x"
+    ));
+    bind_filter!(q, filter)
+        .bind(cap)
+        .bind(statuses)
+        .fetch_one(pool)
+        .await
+}
+
+/// Statuses from which an operator may cancel a delivery.
+pub const CANCELLABLE: [&str; 3] = ["pending", "retrying", "paused"];
+/// Statuses from which an operator may retry a delivery.
+pub const RETRYABLE: [&str; 5] = ["pending", "retrying", "paused", "succeeded", "failed"];
+
+/// Marks up to `cap` matching unfinished deliveries (`pending`, `retrying`, `paused`) as
+/// `failed` with `last_error = 'cancelled by operator'`; returns their ids. A late outcome of
+/// an attempt already in flight cannot undo this (outcomes only change unfinished rows).
+pub async fn bulk_cancel(
+    pool: &PgPool,
+    filter: &DeliveryFilter,
+    cap: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let q = sqlx::query_scalar(concat!(
+        "WITH picked AS (SELECT d.id FROM deliveries d WHERE d.status IN ('pending', 'retrying', 'paused') AND ",
+        delivery_where!(),
+        " ORDER BY d.id LIMIT $12 FOR UPDATE OF d SKIP LOCKED) \
+         UPDATE deliveries d SET status = 'failed', last_error = 'cancelled by operator', next_attempt_at = NULL, \
+         updated_at = now() FROM picked WHERE d.id = picked.id \
+         AND d.status IN ('pending', 'retrying', 'paused') RETURNING d.id"
+    ));
+    bind_filter!(q, filter).bind(cap).fetch_all(pool).await
+}
+
+/// One subscription's health over a time range.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SubscriptionStatsRow {
+    pub subscription_id: Uuid,
+    pub target_url: String,
+    pub status: String,
+    pub description: Option<String>,
+    /// Deliveries created in the range, by where they stand now.
+    pub deliveries: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub unfinished: i64,
+    pub filtered: i64,
+    /// Attempts made in the range.
+    pub attempts: i64,
+    pub attempts_succeeded: i64,
+    /// Attempts in the range that were a delivery's first, and how many of them succeeded.
+    pub first_attempts: i64,
+    pub first_attempts_succeeded: i64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_succeeded: Option<bool>,
+}
+
+/// Health of every live subscription (or of `only` one, deleted or not) over `[since, until)`,
+/// newest subscription first, in one statement.
+pub async fn subscription_stats(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    only: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<SubscriptionStatsRow>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH att AS (SELECT d.subscription_id, count(*) AS attempts, \
+           count(*) FILTER (WHERE a.succeeded) AS attempts_succeeded, \
+           count(*) FILTER (WHERE a.attempt_number = 1) AS first_attempts, \
+           count(*) FILTER (WHERE a.attempt_number = 1 AND a.succeeded) AS first_attempts_succeeded, \
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms) AS p50_ms, \
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY a.duration_ms) AS p95_ms, \
+           max(a.attempted_at) AS last_attempt_at, \
+           (array_agg(a.status_code ORDER BY a.id DESC))[1] AS last_status_code, \
+           (array_agg(a.succeeded ORDER BY a.id DESC))[1] AS last_succeeded \
+         FROM attempts a JOIN deliveries d ON d.id = a.delivery_id \
+         WHERE a.id >= $1 AND a.id < $2 AND ($3::uuid IS NULL OR d.subscription_id = $3) \
+         GROUP BY d.subscription_id), \
+         del AS (SELECT subscription_id, count(*) AS deliveries, \
+           count(*) FILTER (WHERE status = 'succeeded') AS succeeded, \
+           count(*) FILTER (WHERE status = 'failed') AS failed, \
+           count(*) FILTER (WHERE status IN ('pending', 'delivering', 'retrying', 'paused')) AS unfinished, \
+           count(*) FILTER (WHERE status = 'filtered') AS filtered \
+         FROM deliveries WHERE id >= $1 AND id < $2 AND ($3::uuid IS NULL OR subscription_id = $3) \
+         GROUP BY subscription_id) \
+         SELECT s.id AS subscription_id, s.target_url, s.status, s.description, \
+           coalesce(del.deliveries, 0) AS deliveries, coalesce(del.succeeded, 0) AS succeeded, \
+           coalesce(del.failed, 0) AS failed, coalesce(del.unfinished, 0) AS unfinished, \
+           coalesce(del.filtered, 0) AS filtered, coalesce(att.attempts, 0) AS attempts, \
+           coalesce(att.attempts_succeeded, 0) AS attempts_succeeded, \
+           coalesce(att.first_attempts, 0) AS first_attempts, \
+           coalesce(att.first_attempts_succeeded, 0) AS first_attempts_succeeded, \
+           att.p50_ms, att.p95_ms, att.last_attempt_at, att.last_status_code, att.last_succeeded \
+         FROM subscriptions s LEFT JOIN att ON att.subscription_id = s.id \
+         LEFT JOIN del ON del.subscription_id = s.id \
+         WHERE ($3::uuid IS NULL AND s.deleted_at IS NULL) OR s.id = $3 \
+         ORDER BY s.id DESC LIMIT $4",
+    )
+    .bind(crate::domain::uuid_floor(since))
+    .bind(crate::domain::uuid_floor(until))
+    .bind(only)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// One bucket of a subscription's attempts over time.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StatsBucketRow {
+    pub start: DateTime<Utc>,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+}
+
+/// A subscription's attempts in `[since, until)` in buckets of `bucket_secs`, only buckets
+/// that have attempts, oldest first.
+pub async fn subscription_series(
+    pool: &PgPool,
+    subscription_id: Uuid,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    bucket_secs: i64,
+) -> Result<Vec<StatsBucketRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT to_timestamp(floor(extract(epoch FROM a.attempted_at) / $4) * $4) AS start, \
+         count(*) FILTER (WHERE a.succeeded) AS succeeded, count(*) FILTER (WHERE NOT a.succeeded) AS failed, \
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms) AS p50_ms, \
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY a.duration_ms) AS p95_ms \
+         FROM attempts a JOIN deliveries d ON d.id = a.delivery_id \
+         WHERE d.subscription_id = $1 AND a.id >= $2 AND a.id < $3 GROUP BY 1 ORDER BY 1",
+    )
+    .bind(subscription_id)
+    .bind(crate::domain::uuid_floor(since))
+    .bind(crate::domain::uuid_floor(until))
+    .bind(bucket_secs as f64)
+    .fetch_all(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdFragment;
+
+    #[test]
+    fn a_fragment_covers_every_id_starting_with_it() {
+        let f = IdFragment::from_hex("0193ab").expect("valid");
+        assert_eq!(f.low.to_string(), "0193ab00-0000-0000-0000-000000000000");
+        assert_eq!(f.high.to_string(), "0193abff-ffff-ffff-ffff-ffffffffffff");
+        assert_eq!(f.tail, "0193ab");
+    }
+
+    #[test]
+    fn a_whole_id_is_its_own_range() {
+        let f = IdFragment::from_hex("0193AB6E7D1C7B3E9F00000000000001").expect("valid");
+        assert_eq!(f.low, f.high);
+    }
+
+    #[test]
+    fn non_hex_and_overlong_fragments_are_refused() {
+        assert!(IdFragment::from_hex("").is_none());
+        assert!(IdFragment::from_hex("xyz").is_none());
+        assert!(IdFragment::from_hex(&"a".repeat(33)).is_none());
+    }
+}
