@@ -114,6 +114,9 @@ pub struct SubscriptionHealth {
     /// Attempts made in the range (a delivery retried five times counts six).
     pub attempts: i64,
     pub attempts_succeeded: i64,
+    /// First attempts made in the range (attempts that were not retries).
+    pub first_attempts: i64,
+    pub first_attempts_succeeded: i64,
     /// Of the first attempts made in the range, the share that succeeded.
     pub first_attempt_success_rate: Option<f64>,
     /// Of the deliveries created in the range that have finished (succeeded or failed), the
@@ -151,6 +154,8 @@ impl From<SubscriptionStatsRow> for SubscriptionHealth {
             },
             attempts: r.attempts,
             attempts_succeeded: r.attempts_succeeded,
+            first_attempts: r.first_attempts,
+            first_attempts_succeeded: r.first_attempts_succeeded,
             latency: Latency {
                 p50_ms: r.p50_ms,
                 p95_ms: r.p95_ms,
