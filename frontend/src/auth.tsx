@@ -16,7 +16,7 @@ function readStoredKey(): string | null {
   }
 }
 
-export function AuthProvider({ children, fetchImpl }: { children: ReactNode; fetchImpl?: typeof fetch }) {
+export function AuthProvider({ children, fetchImpl, onSignOut }: { children: ReactNode; fetchImpl?: typeof fetch; onSignOut?: () => void }) {
   const [apiKey, setApiKey] = useState<string | null>(readStoredKey);
   const [notice, setNotice] = useState<string | null>(null);
   // The client reads the key through this ref, so it never needs rebuilding; signIn/signOut keep it current.
@@ -31,7 +31,8 @@ export function AuthProvider({ children, fetchImpl }: { children: ReactNode; fet
     keyRef.current = null;
     setApiKey(null);
     setNotice(why ?? null);
-  }, []);
+    onSignOut?.(); // forget every cached answer of the old key
+  }, [onSignOut]);
 
   const client = useMemo(
     () =>

@@ -7,19 +7,28 @@
  */
 import type {
   ApiErrorBody,
+  BulkCancelled,
+  BulkFilter,
+  BulkRetried,
   Delivery,
   DeliveryFilters,
+  DeliverySummary,
   IngestAccepted,
   Message,
+  MessageFilters,
+  MessageSummary,
   OverviewStats,
   Page,
   PageQuery,
   RecoverResult,
+  StatsRange,
   Subscription,
   SubscriptionCreate,
   SubscriptionPatch,
   SubscriptionReplace,
+  SubscriptionStats,
   SubscriptionStatus,
+  SubscriptionsHealth,
   SubscriptionWithSecret,
 } from './types';
 
@@ -119,7 +128,10 @@ export class CourierClient {
 
   // ---- deliveries and messages ----
 
-  listDeliveries(subscriptionId: string, q: DeliveryFilters & PageQuery = {}): Promise<Page<Delivery>> {
+  listDeliveries(
+    subscriptionId: string,
+    q: Pick<DeliveryFilters, 'status' | 'event_type' | 'since' | 'until'> & PageQuery = {},
+  ): Promise<Page<Delivery>> {
     const query = queryString({
       status: q.status,
       event_type: q.event_type,
@@ -129,6 +141,26 @@ export class CourierClient {
       cursor: q.cursor,
     });
     return this.page(`/subscriptions/${enc(subscriptionId)}/deliveries${query}`);
+  }
+
+  /** Every delivery (compact rows), newest first: `GET /deliveries`. */
+  searchDeliveries(q: DeliveryFilters & PageQuery = {}): Promise<Page<DeliverySummary>> {
+    return this.page(`/deliveries${queryString({ ...q })}`);
+  }
+
+  /** Every message with its deliveries counted, newest first: `GET /messages`. */
+  searchMessages(q: MessageFilters & PageQuery = {}): Promise<Page<MessageSummary>> {
+    return this.page(`/messages${queryString({ ...q })}`);
+  }
+
+  /** Re-queues the deliveries matching `filter` (at most 10,000 a call). */
+  bulkRetry(filter: BulkFilter): Promise<BulkRetried> {
+    return this.json('POST', '/deliveries/retry', filter);
+  }
+
+  /** Cancels the unfinished deliveries matching `filter` (at most 10,000 a call). */
+  bulkCancel(filter: BulkFilter): Promise<BulkCancelled> {
+    return this.json('POST', '/deliveries/cancel', filter);
   }
 
   getDelivery(taskId: string): Promise<Delivery> {
@@ -147,6 +179,16 @@ export class CourierClient {
 
   getOverview(): Promise<OverviewStats> {
     return this.json('GET', '/stats/overview');
+  }
+
+  /** Health of every subscription over a range (default the last 24 h). */
+  getSubscriptionsHealth(range: StatsRange = {}): Promise<SubscriptionsHealth> {
+    return this.json('GET', `/stats/subscriptions${queryString({ ...range })}`);
+  }
+
+  /** One subscription's health and its attempts over time. */
+  getSubscriptionStats(id: string, range: StatsRange = {}): Promise<SubscriptionStats> {
+    return this.json('GET', `/subscriptions/${enc(id)}/stats${queryString({ ...range })}`);
   }
 
   /**
@@ -217,9 +259,21 @@ export async function errorFrom(res: Response): Promise<ApiError> {
   } catch {
     body = null;
   }
-  const words =
+  const raw =
     body?.message || body?.detail || body?.title || `The server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}.`;
-  return new ApiError(res.status, body?.code || `http_${res.status}`, words);
+  return new ApiError(res.status, body?.code || `http_${res.status}`, plainWords(raw));
+}
+
+/**
+ * The framework's own parse errors ("Path deserialize error: …", "Query deserialize error: …")
+ * name internals; a person gets what was wrong instead.
+ */
+export function plainWords(message: string): string {
+  const m = /^(Path|Query|Json) deserialize error:?\s*(.*)$/is.exec(message.replace(/^a path segment is not valid:\s*/i, ''));
+  if (!m) return message;
+  const where = m[1].toLowerCase() === 'path' ? 'The id in the address' : m[1].toLowerCase() === 'query' ? 'A filter' : 'The request body';
+  const detail = /uuid/i.test(m[2]) ? 'is not a valid id (ids look like 0193ab6e-7d1c-7b3e-9f00-0123456789ab).' : 'is not valid.';
+  return `${where} ${detail}`;
 }
 
 /** Human text for anything thrown by a client call. */
