@@ -1,12 +1,12 @@
 /**
  * The header's look-up box: a whole id opens what it names (delivery, message or
- * subscription); a piece of one (as shown on screen, e.g. `…3f9a1c2b7d4e`, or its start) lists
+ * subscription, found through the list routes); a piece of one (as shown on screen, e.g. `…3f9a1c2b7d4e`, or its start) lists
  * the deliveries, messages and subscriptions whose ids start or end with it, and opens the
  * match when there is only one.
  */
 import { useQuery } from '@tanstack/react-query';
 import { Link, Navigate, useParams } from 'react-router';
-import { ApiError, describeError, type CourierClient } from '../api/client';
+import { describeError, type CourierClient } from '../api/client';
 import { useApi } from '../authContext';
 import { Empty, ErrorMessage, Loading } from '../components/Feedback';
 import { Id } from '../components/Id';
@@ -21,28 +21,8 @@ interface Hit {
   status?: string;
 }
 
-const missing = (e: unknown) => e instanceof ApiError && (e.status === 404 || e.status === 400);
-
-async function orNull<T>(p: Promise<T>): Promise<T | null> {
-  try {
-    return await p;
-  } catch (e) {
-    if (missing(e)) return null;
-    throw e;
-  }
-}
-
 function hrefOf(h: Hit): string {
   return h.kind === 'delivery' ? paths.delivery(h.id) : h.kind === 'message' ? paths.message(h.id) : paths.subscription(h.id);
-}
-
-async function findWhole(client: CourierClient, id: string): Promise<Hit[]> {
-  const [d, m, s] = await Promise.all([orNull(client.getDelivery(id)), orNull(client.getMessage(id)), orNull(client.getSubscription(id))]);
-  const hits: Hit[] = [];
-  if (d) hits.push({ kind: 'delivery', id, label: d.event_type, status: d.status });
-  if (m) hits.push({ kind: 'message', id, label: m.event_type });
-  if (s) hits.push({ kind: 'subscription', id, label: s.target_url, status: s.status });
-  return hits;
 }
 
 async function findPiece(client: CourierClient, hex: string): Promise<Hit[]> {
@@ -70,7 +50,9 @@ export function LookupPage() {
   const hex = whole ? null : idFragment(text);
   const search = useQuery({
     queryKey: ['lookup', text],
-    queryFn: () => (whole ? findWhole(client, text.toLowerCase()) : findPiece(client, hex ?? '')),
+    // A whole id is searched like a piece of one: the lists answer 200 with what matches,
+    // where GET /deliveries/{id} and friends would answer 404 for the two kinds it is not.
+    queryFn: () => findPiece(client, whole ? text.toLowerCase().replace(/-/g, '') : (hex ?? '')),
     enabled: whole || !!hex,
     staleTime: 0,
   });

@@ -190,7 +190,8 @@ export function SubscriptionPage() {
           onConfirm={() =>
             act(async () => {
               await client.deleteSubscription(s.id);
-              qc.removeQueries({ queryKey: keys.subscription(s.id) });
+              // Its own cached copy stays until this page unmounts: dropping it now would make
+              // the still-mounted page fetch it again and get a 404.
               void qc.invalidateQueries({ queryKey: ['subscriptions'] });
               navigate(paths.subscriptions, { replace: true });
             })
