@@ -2,6 +2,7 @@
 //! Postgres database and Redis key prefix, and talks to it over real HTTP.
 
 mod bad_inputs;
+mod dashboard;
 mod delivery;
 mod docs_and_health;
 mod explorer;
