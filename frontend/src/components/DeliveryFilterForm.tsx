@@ -6,6 +6,7 @@
 import { useState, type FormEvent } from 'react';
 import type { DeliveryFilters } from '../api/types';
 import { checkFilters, STATUS_CHOICES, type FieldErrors } from '../deliveryFilters';
+import { useSubscriptionsHealth } from '../api/queries';
 import type { RangeValue } from '../timeRange';
 import { TimeRangePicker } from './TimeRangePicker';
 
@@ -41,6 +42,7 @@ export function DeliveryFilterForm({ initial, range, onApply, withSubscription =
         placeholder={placeholder}
         aria-invalid={!!errors[k]}
         aria-describedby={errors[k] ? `f-${k}-error` : undefined}
+        list={k === 'subscription_id' ? 'f-subscriptions' : undefined}
         spellCheck={false}
       />
       {errors[k] && <span id={`f-${k}-error`} className="field-error">{errors[k]}</span>}
@@ -61,7 +63,12 @@ export function DeliveryFilterForm({ initial, range, onApply, withSubscription =
       </div>
       {field('event_type', 'Event type', 'order.* or order.created')}
       {field('http_status', 'HTTP status', '503 or 5xx')}
-      {withSubscription && field('subscription_id', 'Subscription id', 'whole id')}
+      {withSubscription && (
+        <>
+          {field('subscription_id', 'Subscription id', 'whole id, or pick a target URL')}
+          <SubscriptionChoices />
+        </>
+      )}
       {field('id', 'Delivery id', 'whole id or a piece')}
       <TimeRangePicker value={draftRange} onChange={setDraftRange} allowAll immediate id="f-range" />
       <div className="filter-buttons">
@@ -79,5 +86,19 @@ export function DeliveryFilterForm({ initial, range, onApply, withSubscription =
         </button>
       </div>
     </form>
+  );
+}
+
+const DAY = { preset: '24h' } as const;
+
+/** Suggestions for the subscription field: every subscription's id, labelled by its target. */
+function SubscriptionChoices() {
+  const health = useSubscriptionsHealth(DAY);
+  return (
+    <datalist id="f-subscriptions">
+      {(health.data?.subscriptions ?? []).map((s) => (
+        <option key={s.subscription_id} value={s.subscription_id} label={s.target_url} />
+      ))}
+    </datalist>
   );
 }

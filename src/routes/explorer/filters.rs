@@ -41,11 +41,11 @@ pub struct DeliverySearch {
     pub cursor: Option<String>,
 }
 
-pub(super) fn non_empty(raw: Option<&str>) -> Option<&str> {
+fn non_empty(raw: Option<&str>) -> Option<&str> {
     raw.map(str::trim).filter(|s| !s.is_empty())
 }
 
-pub(super) fn parse_statuses(raw: Option<&str>) -> ApiResult<Option<Vec<DeliveryStatus>>> {
+fn parse_statuses(raw: Option<&str>) -> ApiResult<Option<Vec<DeliveryStatus>>> {
     let Some(raw) = non_empty(raw) else {
         return Ok(None);
     };
@@ -73,7 +73,7 @@ pub(super) fn parse_event_type(raw: Option<&str>) -> ApiResult<(Option<String>, 
     })
 }
 
-pub(super) fn parse_uuid(name: &str, raw: Option<&str>) -> ApiResult<Option<Uuid>> {
+fn parse_uuid(name: &str, raw: Option<&str>) -> ApiResult<Option<Uuid>> {
     non_empty(raw)
         .map(|s| {
             Uuid::parse_str(s)
@@ -82,7 +82,7 @@ pub(super) fn parse_uuid(name: &str, raw: Option<&str>) -> ApiResult<Option<Uuid
         .transpose()
 }
 
-pub(super) fn parse_http_status(raw: Option<&str>) -> ApiResult<Option<(i32, i32)>> {
+fn parse_http_status(raw: Option<&str>) -> ApiResult<Option<(i32, i32)>> {
     let Some(raw) = non_empty(raw) else {
         return Ok(None);
     };
