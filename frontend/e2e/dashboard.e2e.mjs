@@ -22,133 +22,31 @@
  * cancelling held deliveries; retry now; dark mode; 375 px pages; delete; sign out. Any failed
  * step or any console error on the page exits 1.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  api,
+  assert,
+  BASE,
+  counters,
+  deliveryRow,
+  finish,
+  heading,
+  KEY,
+  launch,
+  nav,
+  page,
+  RECEIVER,
+  RUN,
+  SHOTS,
+  shot,
+  step,
+  stepNo,
+  until,
+} from './harness.mjs';
 
-const FRONTEND = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BASE = (process.env.COURIER_URL ?? 'http://127.0.0.1:8000').replace(/\/+$/, '');
-const KEY = process.env.COURIER_API_KEY;
-const RECEIVER = (process.env.RECEIVER_URL ?? '').replace(/\/+$/, '');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = process.env.SCREENSHOT_DIR ? path.resolve(process.env.SCREENSHOT_DIR) : path.resolve(FRONTEND, '../docs/screenshots');
-const TIMEOUT = Number(process.env.STEP_TIMEOUT_MS ?? 30_000);
-const RUN = Math.random().toString(36).slice(2, 8);
 const HOOK = `${RECEIVER}/hook`;
 const FLAKY = `${RECEIVER}/flaky`;
 /** More failing deliveries than one explorer page (50) holds, so paging is exercised. */
 const FAILING_EVENTS = 55;
-
-function die(message) {
-  console.error(`\nE2E FAILED: ${message}`);
-  process.exit(1);
-}
-if (!KEY) die('set COURIER_API_KEY');
-if (!RECEIVER) die('set RECEIVER_URL (the e2e receiver of e2e/run.sh, e.g. http://127.0.0.1:9100)');
-
-/** Calls the API directly (not through the page), for ingesting and for cross-checking the UI. */
-async function api(method, pathname, body) {
-  const res = await fetch(`${BASE}${pathname}`, {
-    method,
-    headers: { Authorization: `Bearer ${KEY}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${pathname} answered ${res.status}: ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-async function until(what, check, ms = TIMEOUT) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const consoleErrors = [];
-let page;
-let context;
-let userDataDir;
-let stepNo = 0;
-
-async function step(name, fn) {
-  stepNo += 1;
-  const label = `${String(stepNo).padStart(2, '0')} ${name}`;
-  const started = Date.now();
-  try {
-    await fn();
-  } catch (e) {
-    process.stdout.write(`✗ ${label}\n`);
-    if (page) {
-      const file = path.join(SHOTS, `FAILED-${stepNo}.png`);
-      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
-      console.error(`  page: ${page.url()}  (screenshot ${file})`);
-    }
-    await finish(1, `step "${name}": ${e?.stack ?? e}`);
-  }
-  if (consoleErrors.length) await finish(1, `console error during "${name}":\n  ${consoleErrors.join('\n  ')}`);
-  process.stdout.write(`✓ ${label} (${Date.now() - started} ms)\n`);
-}
-
-async function finish(code, message) {
-  await context?.close().catch(() => {});
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-  if (code) die(message);
-  console.log(`\n${message}`);
-  process.exit(0);
-}
-
-async function shot(name, opts = {}) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true, ...opts });
-}
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-const heading = (text) => page.getByRole('heading', { level: 1, name: text }).waitFor({ timeout: TIMEOUT });
-const nav = (name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
-const deliveryRow = (id) => page.locator(`[data-testid="delivery-row"][data-delivery-id="${id}"]`);
-
-/** GET requests the page makes for delivery lists, counted to prove the live tail refetches nothing. */
-let listRequests = 0;
-
-async function launch() {
-  mkdirSync(SHOTS, { recursive: true });
-  userDataDir = mkdtempSync(path.join(os.tmpdir(), 'courier-e2e-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 900 },
-    colorScheme: 'light',
-  });
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
-  context.setDefaultTimeout(TIMEOUT);
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') consoleErrors.push(`${msg.text()} @ ${msg.location()?.url ?? '?'}`);
-  });
-  page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message}`));
-  page.on('request', (req) => {
-    const u = new URL(req.url());
-    if (req.method() === 'GET' && u.pathname === '/deliveries') listRequests += 1;
-  });
-}
 
 /** Fans an event out through the API and returns the delivery id of `subscriptionId`. */
 async function send(eventType, subscriptionId, payload = {}) {
@@ -315,7 +213,8 @@ async function main() {
     await page.getByRole('button', { name: 'Look up' }).click();
     await page.waitForURL(`**/ui/deliveries/${id}`);
     await heading(/^Delivery/);
-    await page.getByLabel(/Look up an id/).fill(id.slice(0, 23));
+    // Ids made in the same millisecond share their first 20 or so hex digits: type more.
+    await page.getByLabel(/Look up an id/).fill(id.slice(0, 30));
     await page.getByRole('button', { name: 'Look up' }).click();
     await until('the look-up of an id start', async () => page.url().endsWith(`/ui/deliveries/${id}`) || (await page.getByTestId('lookup-results').count()) > 0);
     if (!page.url().endsWith(id)) await page.getByTestId('lookup-results').locator(`a[data-id="${id}"]`).waitFor();
@@ -333,10 +232,10 @@ async function main() {
     await page.getByTestId('show-new').click();
     const row = deliveryRow(deliveryId);
     await row.waitFor();
-    const before = listRequests;
+    const before = counters.listRequests;
     await row.getByTestId('row-attempts').filter({ hasText: /^[23]$/ }).waitFor();
     await row.locator('[data-status="failed"], .badge-bad').first().waitFor();
-    assert(listRequests === before, `the list was fetched ${listRequests - before} times while the tail updated it`);
+    assert(counters.listRequests === before, `the list was fetched ${counters.listRequests - before} times while the tail updated it`);
     ids.liveDelivery = deliveryId;
     await shot('live-tail-in-place');
   });

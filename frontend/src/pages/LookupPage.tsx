@@ -14,6 +14,9 @@ import { StatusBadge } from '../components/StatusBadge';
 import { idFragment, isUuid } from '../format';
 import { paths } from '../paths';
 
+/** Matches shown per kind; a short piece of a time-ordered id can match many more. */
+const SHOWN = 20;
+
 interface Hit {
   kind: 'delivery' | 'message' | 'subscription';
   id: string;
@@ -27,8 +30,8 @@ function hrefOf(h: Hit): string {
 
 async function findPiece(client: CourierClient, hex: string): Promise<Hit[]> {
   const [d, m, h] = await Promise.all([
-    client.searchDeliveries({ id: hex, limit: 10 }),
-    client.searchMessages({ id: hex, limit: 10 }),
+    client.searchDeliveries({ id: hex, limit: SHOWN }),
+    client.searchMessages({ id: hex, limit: SHOWN }),
     client.getSubscriptionsHealth(),
   ]);
   const subs = h.subscriptions.filter((s) => {
@@ -68,6 +71,9 @@ export function LookupPage() {
       <ErrorMessage error={search.error ? describeError(search.error) : null} onRetry={() => search.refetch()} />
       {search.data && search.data.length === 0 && (
         <Empty>Nothing has an id {whole ? 'equal to' : 'starting or ending with'} {text}. It may be older than the retention period.</Empty>
+      )}
+      {search.data && search.data.length > 1 && (
+        <p className="hint">Ids made in the same moment share their start: type more of it, or its end as shown in tables, to narrow this down (at most {SHOWN} of each kind are listed).</p>
       )}
       {search.data && search.data.length > 1 && (
         <ul className="plain-list" data-testid="lookup-results">
