@@ -20,10 +20,10 @@ export function patchParams(params: URLSearchParams, patch: Patch): URLSearchPar
 
 export function useParamState() {
   const [params, setParams] = useSearchParams();
-  /** Changes parameters; any change but paging starts again at page 1. */
+  /** Changes parameters; any change but paging starts again at page 1. `replace` for typing. */
   const patch = useCallback(
-    (p: Patch, { keepPage = false } = {}) =>
-      setParams((old) => patchParams(old, keepPage ? p : { ...p, after: undefined }), { replace: false }),
+    (p: Patch, { keepPage = false, replace = false } = {}) =>
+      setParams((old) => patchParams(old, keepPage ? p : { ...p, after: undefined }), { replace }),
     [setParams],
   );
   return { params, patch };

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { fakeFetch } from '../test/helpers';
-import { ApiError, CourierClient, queryString } from './client';
+import { ApiError, CourierClient, plainWords, queryString } from './client';
 
 function client(handler: Parameters<typeof fakeFetch>[0], onUnauthorized = vi.fn()) {
   const fetch = fakeFetch(handler);
@@ -91,5 +91,12 @@ describe('CourierClient', () => {
   it('queryString skips empty values', () => {
     expect(queryString({ a: 1, b: undefined, c: '', d: null, e: 'x' })).toBe('?a=1&e=x');
     expect(queryString({})).toBe('');
+  });
+
+  it("puts the framework's parse errors in plain words", async () => {
+    const { api } = client(() => ({ status: 400, body: { code: 'invalid_id', message: 'a path segment is not valid: Path deserialize error: UUID parsing failed: invalid length' } }));
+    await expect(api.getDelivery('abc')).rejects.toThrow('The id in the address is not a valid id');
+    expect(plainWords('Query deserialize error: invalid digit found in string')).toBe('A filter is not valid.');
+    expect(plainWords('since must be an RFC 3339 time')).toBe('since must be an RFC 3339 time');
   });
 });

@@ -3,7 +3,6 @@
  * the whole page, not one call per row): deliveries, first-try and eventual success,
  * latency, last attempt. Status filter, range and page live in the URL.
  */
-import { useState } from 'react';
 import { Link } from 'react-router';
 import { describeError } from '../api/client';
 import { useSubscriptions, useSubscriptionsHealth } from '../api/queries';
@@ -25,7 +24,7 @@ export function SubscriptionsPage() {
   const status = STATUSES.find((s) => s === params.get('status'));
   const range = rangeFromParams(params, { preset: '24h' });
   const trail = useCursorTrail();
-  const [text, setText] = useState('');
+  const text = params.get('q') ?? '';
   const list = useSubscriptions(status, trail.cursor);
   const health = useSubscriptionsHealth(range);
   const byId = new Map<string, SubscriptionHealth>((health.data?.subscriptions ?? []).map((h) => [h.subscription_id, h]));
@@ -62,7 +61,7 @@ export function SubscriptionsPage() {
         </div>
         <div className="field">
           <label htmlFor="sub-text">Search this page</label>
-          <input id="sub-text" type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="URL, id, event type…" />
+          <input id="sub-text" type="search" value={text} onChange={(e) => patch({ q: e.target.value }, { keepPage: true, replace: true })} placeholder="URL, id, event type…" />
         </div>
         <TimeRangePicker value={range} onChange={(r) => patch(rangeParams(r), { keepPage: true })} id="sub-range" />
       </div>
