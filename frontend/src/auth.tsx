@@ -1,8 +1,10 @@
 /**
  * Who is signed in: the API key, kept in sessionStorage (gone when the tab closes), and the
  * one `CourierClient` every page uses. A 401 from any call signs the user out with a message.
+ * API calls carry the key as a Bearer token; the live tail, which cannot send headers, uses
+ * the session cookie the client starts (`ensureSession`), ended again on sign-out.
  */
-import { useCallback, useMemo, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { ApiError, CourierClient } from './api/client';
 import { AuthContext } from './authContext';
 
@@ -22,7 +24,9 @@ export function AuthProvider({ children, fetchImpl, onSignOut }: { children: Rea
   // The client reads the key through this ref, so it never needs rebuilding; signIn/signOut keep it current.
   const keyRef = useRef(apiKey);
 
+  const clientRef = useRef<CourierClient | null>(null);
   const signOut = useCallback((why?: string) => {
+    void clientRef.current?.endSession();
     try {
       window.sessionStorage.removeItem(STORAGE_KEY);
     } catch {
@@ -47,6 +51,9 @@ export function AuthProvider({ children, fetchImpl, onSignOut }: { children: Rea
       }),
     [fetchImpl, signOut],
   );
+  useEffect(() => {
+    clientRef.current = client;
+  }, [client]);
 
   const signIn = useCallback(
     async (key: string) => {
@@ -67,8 +74,9 @@ export function AuthProvider({ children, fetchImpl, onSignOut }: { children: Rea
       keyRef.current = key;
       setApiKey(key);
       setNotice(null);
+      client.resetSession(); // the live tail starts a session for this key
     },
-    [fetchImpl],
+    [fetchImpl, client],
   );
 
   const value = useMemo(() => ({ apiKey, client, notice, signIn, signOut }), [apiKey, client, notice, signIn, signOut]);

@@ -71,8 +71,12 @@ export function queryString(query: Query): string {
 
 const enc = encodeURIComponent;
 
+/** How the live tail authenticates: the session cookie, or (older servers) `?api_key=`. */
+export type StreamAuth = 'cookie' | 'query';
+
 export class CourierClient {
   private readonly opts: ClientOptions;
+  private session: Promise<StreamAuth> | undefined;
 
   constructor(opts: ClientOptions) {
     this.opts = opts;
@@ -192,11 +196,41 @@ export class CourierClient {
   }
 
   /**
-   * URL for the SSE live tail. EventSource cannot send headers, so the key goes in the query
-   * (the server accepts `api_key` on this route only).
+   * Makes sure the browser holds a session cookie for `GET /stream` (EventSource cannot send
+   * headers): `POST /auth/session` with the key, once per page load. Resolves `'cookie'`, or
+   * `'query'` for a server from before sessions (it answers 404 or 405 there), which takes the
+   * key as `?api_key=`.
    */
-  streamUrl(subscriptionId?: string): string {
-    const key = this.opts.getKey() ?? '';
+  ensureSession(): Promise<StreamAuth> {
+    this.session ??= this.request('POST', '/auth/session').then(
+      () => 'cookie' as const,
+      (e: unknown) => {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return 'query' as const;
+        this.session = undefined; // try again next time
+        throw e;
+      },
+    );
+    return this.session;
+  }
+
+  /** Forgets the session, so the next `ensureSession` starts a new one (e.g. after it expired). */
+  resetSession(): void {
+    this.session = undefined;
+  }
+
+  /** Ends the browser session and clears its cookie; a server without sessions is fine. */
+  async endSession(): Promise<void> {
+    this.session = undefined;
+    try {
+      await this.request('DELETE', '/auth/session', undefined, { 'X-Courier-CSRF': '1' });
+    } catch {
+      /* nothing to end, or the server is gone: signing out goes on */
+    }
+  }
+
+  /** URL of the SSE live tail; the key goes in it only for servers without sessions. */
+  streamUrl(subscriptionId?: string, auth: StreamAuth = 'cookie'): string {
+    const key = auth === 'query' ? (this.opts.getKey() ?? '') : undefined;
     return `${this.opts.baseUrl ?? ''}/stream${queryString({ api_key: key, subscription_id: subscriptionId })}`;
   }
 
@@ -216,8 +250,8 @@ export class CourierClient {
     return { items: items as T[], nextCursor: res.headers.get('X-Next-Cursor') || null };
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  private async request(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...extra };
     const key = this.opts.getKey();
     if (key) headers.Authorization = `Bearer ${key}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';

@@ -5,7 +5,7 @@
  * after network errors; if the server closes the stream for good, the tail offers to reconnect.
  */
 import { useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { applyAttemptEvent } from '../api/queries';
 import type { AttemptEvent } from '../api/types';
@@ -43,25 +43,48 @@ export function LiveTail({ subscriptionId, onAttempt, title = 'Live tail' }: Pro
   const [generation, setGeneration] = useState(0);
   const onAttemptRef = useLatest(onAttempt);
   const supported = typeof EventSource !== 'undefined';
+  /** Whether the tail already started a new session since it last connected. */
+  const renewed = useRef(false);
 
   useEffect(() => {
     if (!supported) return;
-    const source = new EventSource(client.streamUrl(subscriptionId));
-    source.onopen = () => setConnection('live');
-    source.onerror = () => setConnection(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
-    source.addEventListener('attempt', (e: MessageEvent<string>) => {
-      let event: AttemptEvent;
-      try {
-        event = JSON.parse(e.data) as AttemptEvent;
-      } catch {
-        return; // a malformed event is skipped, not fatal to the tail
-      }
-      setConnection('live');
-      setEvents((old) => [event, ...old].slice(0, KEEP));
-      const known = applyAttemptEvent(qc, event);
-      onAttemptRef.current?.(event, known);
-    });
-    return () => source.close();
+    let live = true;
+    let source: EventSource | null = null;
+    client.ensureSession().then(
+      (auth) => {
+        if (!live) return;
+        source = new EventSource(client.streamUrl(subscriptionId, auth));
+        source.onopen = () => {
+          renewed.current = false;
+          setConnection('live');
+        };
+        source.onerror = () => {
+          if (source?.readyState !== EventSource.CLOSED) return setConnection('reconnecting');
+          // Refused for good (e.g. the session expired): start a new session once, by itself.
+          client.resetSession();
+          if (renewed.current) return setConnection('closed');
+          renewed.current = true;
+          setGeneration((g) => g + 1);
+        };
+        source.addEventListener('attempt', (e: MessageEvent<string>) => {
+          let event: AttemptEvent;
+          try {
+            event = JSON.parse(e.data) as AttemptEvent;
+          } catch {
+            return; // a malformed event is skipped, not fatal to the tail
+          }
+          setConnection('live');
+          setEvents((old) => [event, ...old].slice(0, KEEP));
+          const known = applyAttemptEvent(qc, event);
+          onAttemptRef.current?.(event, known);
+        });
+      },
+      () => live && setConnection('closed'),
+    );
+    return () => {
+      live = false;
+      source?.close();
+    };
   }, [client, qc, subscriptionId, generation, supported, onAttemptRef]);
 
   return (
