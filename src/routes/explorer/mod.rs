@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use courier_actors::db::deliveries as delivery_db;
 use courier_actors::db::explorer::{self as db, MessageFilter};
-use courier_actors::domain::SubscriptionStatus;
+use courier_actors::domain::{DeliveryStatus, SubscriptionStatus};
 use uuid::Uuid;
 
 use crate::auth::ApiKey;
@@ -147,7 +147,7 @@ pub async fn bulk_retry(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let filter = bulk_filter(&bulk_body(&body)?, "failed")?;
+    let filter = bulk_filter(&bulk_body(&body)?, DeliveryStatus::Failed.as_str())?;
     let matched = db::count_matching(&state.db, &filter, &db::RETRYABLE, BULK_CAP).await?;
     let requeued = db::bulk_requeue(&state.db, &filter, BULK_CAP).await?;
     let count = requeued.len();
@@ -175,7 +175,7 @@ pub async fn bulk_cancel(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let filter = bulk_filter(&bulk_body(&body)?, &db::CANCELLABLE.join(","))?;
+    let filter = bulk_filter(&bulk_body(&body)?, &db::names(&db::CANCELLABLE).join(","))?;
     let matched = db::count_matching(&state.db, &filter, &db::CANCELLABLE, BULK_CAP).await?;
     let cancelled = db::bulk_cancel(&state.db, &filter, BULK_CAP).await?.len();
     tracing::info!(matched, cancelled, "bulk cancel");

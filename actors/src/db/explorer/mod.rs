@@ -2,15 +2,34 @@
 //! compact rows without payloads or attempts), per-subscription health over a time range,
 //! and the bulk actions on a filtered set (retry, cancel).
 //!
-//! Ids are UUIDv7, so time bounds are primary-key bounds. A bulk action never touches more
-//! than the caller's cap in one statement, and never touches a delivery of a deleted
+//! Ids are UUIDv7, so time bounds are primary-key bounds. Statuses reach the statements as
+//! bound values from [`DeliveryStatus`], never spelled in SQL. A bulk action never touches
+//! more than the caller's cap in one statement, and never touches a delivery of a deleted
 //! subscription (nothing would deliver it).
+
+mod stats;
+
+pub use stats::{StatsBucketRow, SubscriptionStatsRow, subscription_series, subscription_stats};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::DeliveryStatus;
+use crate::domain::DeliveryStatus::{
+    self, Delivering, Failed, Filtered, Paused, Pending, Retrying, Succeeded,
+};
+
+/// Not finished yet: waiting, in flight, waiting for a retry or held.
+pub const UNFINISHED: [DeliveryStatus; 4] = [Pending, Delivering, Retrying, Paused];
+/// Statuses from which an operator may cancel a delivery.
+pub const CANCELLABLE: [DeliveryStatus; 3] = [Pending, Retrying, Paused];
+/// Statuses from which an operator may retry a delivery (not filtered, not in flight).
+pub const RETRYABLE: [DeliveryStatus; 5] = [Pending, Retrying, Paused, Succeeded, Failed];
+
+/// The statuses' names, for binding as a `text[]`.
+pub fn names(set: &[DeliveryStatus]) -> Vec<&'static str> {
+    set.iter().map(|s| s.as_str()).collect()
+}
 
 /// Which deliveries a list or a bulk action covers. Every field narrows; `None` is "any".
 #[derive(Debug, Clone, Default)]
@@ -171,10 +190,10 @@ pub async fn list_messages(
     let frag = filter.id_fragment.as_ref();
     sqlx::query_as(
         "SELECT m.id, m.event_type, m.subscription_id, m.created_at, \
-         count(d.id) AS deliveries, count(d.id) FILTER (WHERE d.status = 'succeeded') AS succeeded, \
-         count(d.id) FILTER (WHERE d.status = 'failed') AS failed, \
-         count(d.id) FILTER (WHERE d.status IN ('pending', 'delivering', 'retrying', 'paused')) AS unfinished, \
-         count(d.id) FILTER (WHERE d.status = 'filtered') AS filtered \
+         count(d.id) AS deliveries, count(d.id) FILTER (WHERE d.status = $10) AS succeeded, \
+         count(d.id) FILTER (WHERE d.status = $11) AS failed, \
+         count(d.id) FILTER (WHERE d.status = ANY($12)) AS unfinished, \
+         count(d.id) FILTER (WHERE d.status = $13) AS filtered \
          FROM (SELECT * FROM messages m WHERE ($1::text IS NULL OR m.event_type = $1) \
            AND ($2::text IS NULL OR starts_with(m.event_type, $2)) \
            AND ($3::uuid IS NULL OR m.id >= $3) AND ($4::uuid IS NULL OR m.id < $4) \
@@ -193,13 +212,17 @@ pub async fn list_messages(
     .bind(frag.map(|i| i.tail.clone()))
     .bind(before)
     .bind(limit)
+    .bind(Succeeded.as_str())
+    .bind(Failed.as_str())
+    .bind(names(&UNFINISHED))
+    .bind(Filtered.as_str())
     .fetch_all(pool)
     .await
 }
 
 /// Re-queues up to `cap` matching deliveries (oldest first) for a manual retry: due now with
-/// a fresh retry budget. `filtered` and in-flight (`delivering`) deliveries are never taken.
-/// Returns `(delivery, subscription)` of each re-queued one; `cap + 1` rows means more matched.
+/// a fresh retry budget. Only [`RETRYABLE`] ones are taken (never filtered or in flight).
+/// Returns `(delivery, subscription)` of each re-queued one.
 pub async fn bulk_requeue(
     pool: &PgPool,
     filter: &DeliveryFilter,
@@ -207,21 +230,26 @@ pub async fn bulk_requeue(
 ) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
     let q = sqlx::query_as(concat!(
         "WITH picked AS (SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id \
-         WHERE s.deleted_at IS NULL AND d.status NOT IN ('filtered', 'delivering') AND ",
+         WHERE s.deleted_at IS NULL AND d.status = ANY($13) AND ",
         delivery_where!(),
         " ORDER BY d.id LIMIT $12 FOR UPDATE OF d SKIP LOCKED) \
-         UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), attempt_base = attempt_count, \
+         UPDATE deliveries d SET status = $14, next_attempt_at = now(), attempt_base = attempt_count, \
          updated_at = now() FROM picked WHERE d.id = picked.id \
-         AND d.status NOT IN ('filtered', 'delivering') RETURNING d.id, d.subscription_id"
+         AND d.status = ANY($13) RETURNING d.id, d.subscription_id"
     ));
-    bind_filter!(q, filter).bind(cap).fetch_all(pool).await
+    bind_filter!(q, filter)
+        .bind(cap)
+        .bind(names(&RETRYABLE))
+        .bind(Pending.as_str())
+        .fetch_all(pool)
+        .await
 }
 
 /// How many deliveries in one of `statuses` match, counting no further than `cap + 1`.
 pub async fn count_matching(
     pool: &PgPool,
     filter: &DeliveryFilter,
-    statuses: &[&str],
+    statuses: &[DeliveryStatus],
     cap: i64,
 ) -> Result<i64, sqlx::Error> {
     let q = sqlx::query_scalar(concat!(
@@ -232,144 +260,33 @@ pub async fn count_matching(
     ));
     bind_filter!(q, filter)
         .bind(cap)
-        .bind(statuses)
+        .bind(names(statuses))
         .fetch_one(pool)
         .await
 }
 
-/// Statuses from which an operator may cancel a delivery.
-pub const CANCELLABLE: [&str; 3] = ["pending", "retrying", "paused"];
-/// Statuses from which an operator may retry a delivery.
-pub const RETRYABLE: [&str; 5] = ["pending", "retrying", "paused", "succeeded", "failed"];
-
-/// Marks up to `cap` matching unfinished deliveries (`pending`, `retrying`, `paused`) as
-/// `failed` with `last_error = 'cancelled by operator'`; returns their ids. A late outcome of
-/// an attempt already in flight cannot undo this (outcomes only change unfinished rows).
+/// Marks up to `cap` matching [`CANCELLABLE`] deliveries as failed with `last_error =
+/// 'cancelled by operator'`; returns their ids. A late outcome of an attempt already in
+/// flight cannot undo this (outcomes only change unfinished rows).
 pub async fn bulk_cancel(
     pool: &PgPool,
     filter: &DeliveryFilter,
     cap: i64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     let q = sqlx::query_scalar(concat!(
-        "WITH picked AS (SELECT d.id FROM deliveries d WHERE d.status IN ('pending', 'retrying', 'paused') AND ",
+        "WITH picked AS (SELECT d.id FROM deliveries d WHERE d.status = ANY($13) AND ",
         delivery_where!(),
         " ORDER BY d.id LIMIT $12 FOR UPDATE OF d SKIP LOCKED) \
-         UPDATE deliveries d SET status = 'failed', last_error = 'cancelled by operator', next_attempt_at = NULL, \
+         UPDATE deliveries d SET status = $14, last_error = 'cancelled by operator', next_attempt_at = NULL, \
          updated_at = now() FROM picked WHERE d.id = picked.id \
-         AND d.status IN ('pending', 'retrying', 'paused') RETURNING d.id"
+         AND d.status = ANY($13) RETURNING d.id"
     ));
-    bind_filter!(q, filter).bind(cap).fetch_all(pool).await
-}
-
-/// One subscription's health over a time range.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SubscriptionStatsRow {
-    pub subscription_id: Uuid,
-    pub target_url: String,
-    pub status: String,
-    pub description: Option<String>,
-    /// Deliveries created in the range, by where they stand now.
-    pub deliveries: i64,
-    pub succeeded: i64,
-    pub failed: i64,
-    pub unfinished: i64,
-    pub filtered: i64,
-    /// Attempts made in the range.
-    pub attempts: i64,
-    pub attempts_succeeded: i64,
-    /// Attempts in the range that were a delivery's first, and how many of them succeeded.
-    pub first_attempts: i64,
-    pub first_attempts_succeeded: i64,
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub last_attempt_at: Option<DateTime<Utc>>,
-    pub last_status_code: Option<i32>,
-    pub last_succeeded: Option<bool>,
-}
-
-/// Health of every live subscription (or of `only` one, deleted or not) over `[since, until)`,
-/// newest subscription first, in one statement.
-pub async fn subscription_stats(
-    pool: &PgPool,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-    only: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<SubscriptionStatsRow>, sqlx::Error> {
-    sqlx::query_as(
-        "WITH att AS (SELECT d.subscription_id, count(*) AS attempts, \
-           count(*) FILTER (WHERE a.succeeded) AS attempts_succeeded, \
-           count(*) FILTER (WHERE a.attempt_number = 1) AS first_attempts, \
-           count(*) FILTER (WHERE a.attempt_number = 1 AND a.succeeded) AS first_attempts_succeeded, \
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms) AS p50_ms, \
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY a.duration_ms) AS p95_ms, \
-           max(a.attempted_at) AS last_attempt_at, \
-           (array_agg(a.status_code ORDER BY a.id DESC))[1] AS last_status_code, \
-           (array_agg(a.succeeded ORDER BY a.id DESC))[1] AS last_succeeded \
-         FROM attempts a JOIN deliveries d ON d.id = a.delivery_id \
-         WHERE a.id >= $1 AND a.id < $2 AND ($3::uuid IS NULL OR d.subscription_id = $3) \
-         GROUP BY d.subscription_id), \
-         del AS (SELECT subscription_id, count(*) AS deliveries, \
-           count(*) FILTER (WHERE status = 'succeeded') AS succeeded, \
-           count(*) FILTER (WHERE status = 'failed') AS failed, \
-           count(*) FILTER (WHERE status IN ('pending', 'delivering', 'retrying', 'paused')) AS unfinished, \
-           count(*) FILTER (WHERE status = 'filtered') AS filtered \
-         FROM deliveries WHERE id >= $1 AND id < $2 AND ($3::uuid IS NULL OR subscription_id = $3) \
-         GROUP BY subscription_id) \
-         SELECT s.id AS subscription_id, s.target_url, s.status, s.description, \
-           coalesce(del.deliveries, 0) AS deliveries, coalesce(del.succeeded, 0) AS succeeded, \
-           coalesce(del.failed, 0) AS failed, coalesce(del.unfinished, 0) AS unfinished, \
-           coalesce(del.filtered, 0) AS filtered, coalesce(att.attempts, 0) AS attempts, \
-           coalesce(att.attempts_succeeded, 0) AS attempts_succeeded, \
-           coalesce(att.first_attempts, 0) AS first_attempts, \
-           coalesce(att.first_attempts_succeeded, 0) AS first_attempts_succeeded, \
-           att.p50_ms, att.p95_ms, att.last_attempt_at, att.last_status_code, att.last_succeeded \
-         FROM subscriptions s LEFT JOIN att ON att.subscription_id = s.id \
-         LEFT JOIN del ON del.subscription_id = s.id \
-         WHERE ($3::uuid IS NULL AND s.deleted_at IS NULL) OR s.id = $3 \
-         ORDER BY s.id DESC LIMIT $4",
-    )
-    .bind(crate::domain::uuid_floor(since))
-    .bind(crate::domain::uuid_floor(until))
-    .bind(only)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
-/// One bucket of a subscription's attempts over time.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct StatsBucketRow {
-    pub start: DateTime<Utc>,
-    pub succeeded: i64,
-    pub failed: i64,
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-}
-
-/// A subscription's attempts in `[since, until)` in buckets of `bucket_secs`, only buckets
-/// that have attempts, oldest first.
-pub async fn subscription_series(
-    pool: &PgPool,
-    subscription_id: Uuid,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-    bucket_secs: i64,
-) -> Result<Vec<StatsBucketRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT to_timestamp(floor(extract(epoch FROM a.attempted_at) / $4) * $4) AS start, \
-         count(*) FILTER (WHERE a.succeeded) AS succeeded, count(*) FILTER (WHERE NOT a.succeeded) AS failed, \
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms) AS p50_ms, \
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY a.duration_ms) AS p95_ms \
-         FROM attempts a JOIN deliveries d ON d.id = a.delivery_id \
-         WHERE d.subscription_id = $1 AND a.id >= $2 AND a.id < $3 GROUP BY 1 ORDER BY 1",
-    )
-    .bind(subscription_id)
-    .bind(crate::domain::uuid_floor(since))
-    .bind(crate::domain::uuid_floor(until))
-    .bind(bucket_secs as f64)
-    .fetch_all(pool)
-    .await
+    bind_filter!(q, filter)
+        .bind(cap)
+        .bind(names(&CANCELLABLE))
+        .bind(Failed.as_str())
+        .fetch_all(pool)
+        .await
 }
 
 #[cfg(test)]
