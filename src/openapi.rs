@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 use crate::error::ErrorBody;
 use crate::openapi_contract::Contract;
 use crate::routes::{
-    api_keys, applications, auth_session, deliveries, event_types, health, ingest, stats, stream,
-    subscriptions,
+    api_keys, applications, auth_session, deliveries, event_types, explorer, health, ingest, stats,
+    stream, subscriptions,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,8 @@ use crate::routes::{
         event_types::create_event_type, event_types::list_event_types, event_types::get_event_type,
         event_types::patch_event_type,
         auth_session::create_session, auth_session::current_session, auth_session::end_session,
+        explorer::search_deliveries, explorer::search_messages, explorer::bulk_retry, explorer::bulk_cancel,
+        explorer::subscriptions_health, explorer::subscription_stats,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &Contract),

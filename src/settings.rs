@@ -87,8 +87,9 @@ pub struct Settings {
     /// `COURIER_MAX_ATTEMPTS_IN_FLIGHT`: attempts in flight at once on this node, all
     /// subscriptions together (bounds memory when many subscriptions have work at once).
     pub max_attempts_in_flight: usize,
-    /// `COURIER_DASHBOARD_DIR`: the built dashboard served at `/` (skipped when missing).
-    pub dashboard_dir: PathBuf,
+    /// `COURIER_DASHBOARD_DIR`: a built dashboard to serve at `/` instead of the one built into
+    /// the binary (for development); unset: the built-in one.
+    pub dashboard_dir: Option<PathBuf>,
     /// `COURIER_LOG_FORMAT`: `pretty` (default) or `json`.
     pub log_format: LogFormat,
     /// `COURIER_WORKERS`: HTTP worker threads (default: one per core).
@@ -222,7 +223,9 @@ impl Settings {
                 1024,
                 1..=100_000,
             )?,
-            dashboard_dir: PathBuf::from(get("COURIER_DASHBOARD_DIR").unwrap_or("frontend/dist")),
+            dashboard_dir: get("COURIER_DASHBOARD_DIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
             log_format: parse_log_format(get("COURIER_LOG_FORMAT"))?,
             workers: parse_number(
                 get("COURIER_WORKERS"),

@@ -420,7 +420,7 @@ impl Engine {
     pub async fn retry(
         &self,
         ids: &[Uuid],
-        only: Option<DeliveryStatus>,
+        only: Option<&[DeliveryStatus]>,
     ) -> Result<Vec<(Uuid, Uuid, String)>, sqlx::Error> {
         let rows = deliveries::requeue(&self.deps.db, ids, only).await?;
         let now = Utc::now().timestamp_millis();
@@ -449,7 +449,10 @@ impl Engine {
         let ids = deliveries::failed_since(&self.deps.db, subscription_id, since).await?;
         let mut n = 0;
         for chunk in ids.chunks(5_000) {
-            n += self.retry(chunk, Some(DeliveryStatus::Failed)).await?.len();
+            n += self
+                .retry(chunk, Some(&[DeliveryStatus::Failed]))
+                .await?
+                .len();
         }
         Ok(n)
     }

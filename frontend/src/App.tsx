@@ -1,12 +1,16 @@
 /** Routes: the sign-in page, and every other page behind the API key inside the layout. */
-import type { ReactNode } from 'react';
+import { QueryClientProvider } from '@tanstack/react-query';
+import { useState, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
+import { makeQueryClient } from './api/queries';
 import { AuthProvider } from './auth';
 import { useAuth } from './authContext';
 import { Layout } from './components/Layout';
+import { DeliveriesPage } from './pages/DeliveriesPage';
 import { DeliveryPage } from './pages/DeliveryPage';
 import { LookupPage } from './pages/LookupPage';
 import { MessagePage } from './pages/MessagePage';
+import { MessagesPage } from './pages/MessagesPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { OverviewPage } from './pages/OverviewPage';
 import { SignInPage } from './pages/SignInPage';
@@ -41,7 +45,9 @@ export function AppRoutes() {
         <Route path="/ui/subscriptions/new" element={<NewSubscriptionPage />} />
         <Route path="/ui/subscriptions/:id" element={<SubscriptionPage />} />
         <Route path="/ui/subscriptions/:id/edit" element={<EditSubscriptionPage />} />
+        <Route path="/ui/deliveries" element={<DeliveriesPage />} />
         <Route path="/ui/deliveries/:id" element={<DeliveryPage />} />
+        <Route path="/ui/messages" element={<MessagesPage />} />
         <Route path="/ui/messages/:id" element={<MessagePage />} />
         <Route path="/ui/lookup/:id" element={<LookupPage />} />
         <Route path="*" element={<NotFoundPage />} />
@@ -51,11 +57,14 @@ export function AppRoutes() {
 }
 
 export default function App() {
+  const [queryClient] = useState(makeQueryClient);
   return (
     <BrowserRouter>
-      <AuthProvider>
-        <AppRoutes />
-      </AuthProvider>
+      <QueryClientProvider client={queryClient}>
+        <AuthProvider onSignOut={() => queryClient.clear()}>
+          <AppRoutes />
+        </AuthProvider>
+      </QueryClientProvider>
     </BrowserRouter>
   );
 }

@@ -1,8 +1,10 @@
 /**
  * Who is signed in: the API key, kept in sessionStorage (gone when the tab closes), and the
  * one `CourierClient` every page uses. A 401 from any call signs the user out with a message.
+ * API calls carry the key as a Bearer token; the live tail, which cannot send headers, uses
+ * the session cookie the client starts (`ensureSession`), ended again on sign-out.
  */
-import { useCallback, useMemo, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { ApiError, CourierClient } from './api/client';
 import { AuthContext } from './authContext';
 
@@ -16,13 +18,15 @@ function readStoredKey(): string | null {
   }
 }
 
-export function AuthProvider({ children, fetchImpl }: { children: ReactNode; fetchImpl?: typeof fetch }) {
+export function AuthProvider({ children, fetchImpl, onSignOut }: { children: ReactNode; fetchImpl?: typeof fetch; onSignOut?: () => void }) {
   const [apiKey, setApiKey] = useState<string | null>(readStoredKey);
   const [notice, setNotice] = useState<string | null>(null);
   // The client reads the key through this ref, so it never needs rebuilding; signIn/signOut keep it current.
   const keyRef = useRef(apiKey);
 
+  const clientRef = useRef<CourierClient | null>(null);
   const signOut = useCallback((why?: string) => {
+    void clientRef.current?.endSession();
     try {
       window.sessionStorage.removeItem(STORAGE_KEY);
     } catch {
@@ -31,7 +35,8 @@ export function AuthProvider({ children, fetchImpl }: { children: ReactNode; fet
     keyRef.current = null;
     setApiKey(null);
     setNotice(why ?? null);
-  }, []);
+    onSignOut?.(); // forget every cached answer of the old key
+  }, [onSignOut]);
 
   const client = useMemo(
     () =>
@@ -46,6 +51,9 @@ export function AuthProvider({ children, fetchImpl }: { children: ReactNode; fet
       }),
     [fetchImpl, signOut],
   );
+  useEffect(() => {
+    clientRef.current = client;
+  }, [client]);
 
   const signIn = useCallback(
     async (key: string) => {
@@ -66,8 +74,9 @@ export function AuthProvider({ children, fetchImpl }: { children: ReactNode; fet
       keyRef.current = key;
       setApiKey(key);
       setNotice(null);
+      client.resetSession(); // the live tail starts a session for this key
     },
-    [fetchImpl],
+    [fetchImpl, client],
   );
 
   const value = useMemo(() => ({ apiKey, client, notice, signIn, signOut }), [apiKey, client, notice, signIn, signOut]);

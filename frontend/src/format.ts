@@ -73,3 +73,33 @@ export function rfc3339ToLocalInput(iso: string | null | undefined): string {
 export function taskIds(taskId: string | string[]): string[] {
   return Array.isArray(taskId) ? taskId : [taskId];
 }
+
+/**
+ * The part of an id that tells it apart: ids are time-ordered (UUIDv7), so their first
+ * characters are shared by everything made in the same minute; the last 12 hex digits are
+ * random. The look-up box and `GET /deliveries?id=` accept this form as it is shown.
+ */
+export function shortId(id: string): string {
+  return `…${id.replace(/-/g, '').slice(-12)}`;
+}
+
+/** A hex piece of an id as typed or copied (dashes, spaces and a leading ellipsis allowed). */
+export function idFragment(text: string): string | null {
+  const hex = text.trim().replace(/^(…|\.\.\.)/, '').replace(/-/g, '').toLowerCase();
+  return /^[0-9a-f]{4,32}$/.test(hex) ? hex : null;
+}
+
+/** A share from 0 to 1 as a percentage, or a dash when there is nothing to divide. */
+export function formatPercent(share: number | null | undefined): string {
+  if (share === null || share === undefined || Number.isNaN(share)) return '—';
+  const pct = share * 100;
+  return `${pct >= 99.95 || pct === 0 ? pct.toFixed(0) : pct.toFixed(1)}%`;
+}
+
+export function formatMs(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '—' : formatDuration(ms);
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}

@@ -10,6 +10,8 @@ const e = encodeURIComponent;
 export const paths = {
   overview: '/',
   signIn: '/ui/sign-in',
+  deliveries: '/ui/deliveries',
+  messages: '/ui/messages',
   subscriptions: '/ui/subscriptions',
   newSubscription: '/ui/subscriptions/new',
   subscription: (id: string) => `/ui/subscriptions/${e(id)}`,
@@ -17,4 +19,6 @@ export const paths = {
   delivery: (id: string) => `/ui/deliveries/${e(id)}`,
   message: (id: string) => `/ui/messages/${e(id)}`,
   lookup: (id: string) => `/ui/lookup/${e(id)}`,
+  /** The explorer filtered, e.g. `{ subscription_id, status: 'failed' }`. */
+  deliveriesWhere: (q: Record<string, string>) => `/ui/deliveries?${new URLSearchParams(q).toString()}`,
 };

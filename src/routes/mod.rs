@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod deliveries;
 pub mod docs;
 pub mod event_types;
+pub mod explorer;
 pub mod fields;
 pub mod health;
 pub mod ingest;
@@ -47,6 +48,7 @@ pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(subscriptions::configure(""))
             .configure(subscriptions::configure(SCOPED))
             .configure(ingest::configure)
+            .configure(explorer::configure)
             .configure(deliveries::configure(""))
             .configure(deliveries::configure(SCOPED))
             .configure(stream::configure)

@@ -4,9 +4,11 @@
 mod api_keys;
 mod applications;
 mod bad_inputs;
+mod dashboard;
 mod delivery;
 mod docs_and_health;
 mod event_types;
+mod explorer;
 mod ingest;
 mod keyring;
 mod nodes;

@@ -326,22 +326,22 @@ crate::statement!(
      next_attempt_at = CASE WHEN s.status = 'active' THEN now() END, \
      attempt_base = d.attempt_count, updated_at = now() \
      FROM subscriptions s WHERE s.id = d.subscription_id AND s.deleted_at IS NULL \
-     AND d.id = ANY($1) AND ($2::text IS NULL OR d.status = $2) \
+     AND d.id = ANY($1) AND ($2::text[] IS NULL OR d.status = ANY($2)) \
      RETURNING d.id, d.subscription_id, d.status"
 );
 
-/// Operator retry of `ids` (whatever their state, or only those in `only_status`): returns
+/// Operator retry of `ids` (whatever their state, or only those in one of `only`): returns
 /// `(id, subscription, new status)` of each delivery whose subscription still exists.
 pub async fn requeue(
     pool: &PgPool,
     ids: &[Uuid],
-    only_status: Option<DeliveryStatus>,
+    only: Option<&[DeliveryStatus]>,
 ) -> Result<Vec<(Uuid, Uuid, String)>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     super::changes::lock_shared(&mut tx).await?;
     let rows = sqlx::query_as(REQUEUE.as_str())
         .bind(ids)
-        .bind(only_status.map(DeliveryStatus::as_str))
+        .bind(only.map(|set| set.iter().map(|s| s.as_str()).collect::<Vec<_>>()))
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -12,6 +12,7 @@ pub mod changes;
 pub mod deliveries;
 pub mod encryption_keys;
 pub mod event_types;
+pub mod explorer;
 pub mod health;
 pub mod messages;
 pub mod nodelay;

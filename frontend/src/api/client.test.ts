@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { fakeFetch } from '../test/helpers';
-import { ApiError, CourierClient, queryString } from './client';
+import { ApiError, CourierClient, plainWords, queryString } from './client';
 
 function client(handler: Parameters<typeof fakeFetch>[0], onUnauthorized = vi.fn()) {
   const fetch = fakeFetch(handler);
@@ -82,14 +82,35 @@ describe('CourierClient', () => {
     await expect(api.getOverview()).rejects.toMatchObject({ status: 0, code: 'network_error' });
   });
 
-  it('puts the key and the subscription in the stream URL, since EventSource cannot send headers', () => {
+  it('puts the key in the stream URL only for a server without sessions', () => {
     const api = new CourierClient({ getKey: () => 'a b' });
-    expect(api.streamUrl()).toBe('/stream?api_key=a+b');
-    expect(api.streamUrl('s1')).toBe('/stream?api_key=a+b&subscription_id=s1');
+    expect(api.streamUrl()).toBe('/stream');
+    expect(api.streamUrl('s1', 'query')).toBe('/stream?api_key=a+b&subscription_id=s1');
   });
 
   it('queryString skips empty values', () => {
     expect(queryString({ a: 1, b: undefined, c: '', d: null, e: 'x' })).toBe('?a=1&e=x');
     expect(queryString({})).toBe('');
+  });
+
+  it("puts the framework's parse errors in plain words", async () => {
+    const { api } = client(() => ({ status: 400, body: { code: 'invalid_id', message: 'a path segment is not valid: Path deserialize error: UUID parsing failed: invalid length' } }));
+    await expect(api.getDelivery('abc')).rejects.toThrow('The id in the address is not a valid id');
+    expect(plainWords('Query deserialize error: invalid digit found in string')).toBe('A filter is not valid.');
+    expect(plainWords('since must be an RFC 3339 time')).toBe('since must be an RFC 3339 time');
+  });
+
+  it('starts one browser session for the live tail, and keeps the key out of its URL', async () => {
+    const { api, fetch } = client(({ url }) => (url.pathname === '/auth/session' ? { status: 201, body: { kind: 'bootstrap' } } : undefined));
+    expect(await api.ensureSession()).toBe('cookie');
+    expect(await api.ensureSession()).toBe('cookie');
+    expect(fetch.mock.calls.filter(([u]) => String(u) === '/auth/session')).toHaveLength(1);
+    expect(api.streamUrl('s1', 'cookie')).toBe('/stream?subscription_id=s1');
+  });
+
+  it('falls back to the key in the stream URL on a server without sessions', async () => {
+    const { api } = client(() => undefined);
+    expect(await api.ensureSession()).toBe('query');
+    expect(api.streamUrl(undefined, 'query')).toBe('/stream?api_key=k3y');
   });
 });

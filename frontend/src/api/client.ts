@@ -7,19 +7,28 @@
  */
 import type {
   ApiErrorBody,
+  BulkCancelled,
+  BulkFilter,
+  BulkRetried,
   Delivery,
   DeliveryFilters,
+  DeliverySummary,
   IngestAccepted,
   Message,
+  MessageFilters,
+  MessageSummary,
   OverviewStats,
   Page,
   PageQuery,
   RecoverResult,
+  StatsRange,
   Subscription,
   SubscriptionCreate,
   SubscriptionPatch,
   SubscriptionReplace,
+  SubscriptionStats,
   SubscriptionStatus,
+  SubscriptionsHealth,
   SubscriptionWithSecret,
 } from './types';
 
@@ -62,8 +71,12 @@ export function queryString(query: Query): string {
 
 const enc = encodeURIComponent;
 
+/** How the live tail authenticates: the session cookie, or (older servers) `?api_key=`. */
+export type StreamAuth = 'cookie' | 'query';
+
 export class CourierClient {
   private readonly opts: ClientOptions;
+  private session: Promise<StreamAuth> | undefined;
 
   constructor(opts: ClientOptions) {
     this.opts = opts;
@@ -119,7 +132,10 @@ export class CourierClient {
 
   // ---- deliveries and messages ----
 
-  listDeliveries(subscriptionId: string, q: DeliveryFilters & PageQuery = {}): Promise<Page<Delivery>> {
+  listDeliveries(
+    subscriptionId: string,
+    q: Pick<DeliveryFilters, 'status' | 'event_type' | 'since' | 'until'> & PageQuery = {},
+  ): Promise<Page<Delivery>> {
     const query = queryString({
       status: q.status,
       event_type: q.event_type,
@@ -129,6 +145,26 @@ export class CourierClient {
       cursor: q.cursor,
     });
     return this.page(`/subscriptions/${enc(subscriptionId)}/deliveries${query}`);
+  }
+
+  /** Every delivery (compact rows), newest first: `GET /deliveries`. */
+  searchDeliveries(q: DeliveryFilters & PageQuery = {}): Promise<Page<DeliverySummary>> {
+    return this.page(`/deliveries${queryString({ ...q })}`);
+  }
+
+  /** Every message with its deliveries counted, newest first: `GET /messages`. */
+  searchMessages(q: MessageFilters & PageQuery = {}): Promise<Page<MessageSummary>> {
+    return this.page(`/messages${queryString({ ...q })}`);
+  }
+
+  /** Re-queues the deliveries matching `filter` (at most 10,000 a call). */
+  bulkRetry(filter: BulkFilter): Promise<BulkRetried> {
+    return this.json('POST', '/deliveries/retry', filter);
+  }
+
+  /** Cancels the unfinished deliveries matching `filter` (at most 10,000 a call). */
+  bulkCancel(filter: BulkFilter): Promise<BulkCancelled> {
+    return this.json('POST', '/deliveries/cancel', filter);
   }
 
   getDelivery(taskId: string): Promise<Delivery> {
@@ -149,12 +185,52 @@ export class CourierClient {
     return this.json('GET', '/stats/overview');
   }
 
+  /** Health of every subscription over a range (default the last 24 h). */
+  getSubscriptionsHealth(range: StatsRange = {}): Promise<SubscriptionsHealth> {
+    return this.json('GET', `/stats/subscriptions${queryString({ ...range })}`);
+  }
+
+  /** One subscription's health and its attempts over time. */
+  getSubscriptionStats(id: string, range: StatsRange = {}): Promise<SubscriptionStats> {
+    return this.json('GET', `/subscriptions/${enc(id)}/stats${queryString({ ...range })}`);
+  }
+
   /**
-   * URL for the SSE live tail. EventSource cannot send headers, so the key goes in the query
-   * (the server accepts `api_key` on this route only).
+   * Makes sure the browser holds a session cookie for `GET /stream` (EventSource cannot send
+   * headers): `POST /auth/session` with the key, once per page load. Resolves `'cookie'`, or
+   * `'query'` for a server from before sessions (it answers 404 or 405 there), which takes the
+   * key as `?api_key=`.
    */
-  streamUrl(subscriptionId?: string): string {
-    const key = this.opts.getKey() ?? '';
+  ensureSession(): Promise<StreamAuth> {
+    this.session ??= this.request('POST', '/auth/session').then(
+      () => 'cookie' as const,
+      (e: unknown) => {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return 'query' as const;
+        this.session = undefined; // try again next time
+        throw e;
+      },
+    );
+    return this.session;
+  }
+
+  /** Forgets the session, so the next `ensureSession` starts a new one (e.g. after it expired). */
+  resetSession(): void {
+    this.session = undefined;
+  }
+
+  /** Ends the browser session and clears its cookie; a server without sessions is fine. */
+  async endSession(): Promise<void> {
+    this.session = undefined;
+    try {
+      await this.request('DELETE', '/auth/session', undefined, { 'X-Courier-CSRF': '1' });
+    } catch {
+      /* nothing to end, or the server is gone: signing out goes on */
+    }
+  }
+
+  /** URL of the SSE live tail; the key goes in it only for servers without sessions. */
+  streamUrl(subscriptionId?: string, auth: StreamAuth = 'cookie'): string {
+    const key = auth === 'query' ? (this.opts.getKey() ?? '') : undefined;
     return `${this.opts.baseUrl ?? ''}/stream${queryString({ api_key: key, subscription_id: subscriptionId })}`;
   }
 
@@ -174,8 +250,8 @@ export class CourierClient {
     return { items: items as T[], nextCursor: res.headers.get('X-Next-Cursor') || null };
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  private async request(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...extra };
     const key = this.opts.getKey();
     if (key) headers.Authorization = `Bearer ${key}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -217,9 +293,21 @@ export async function errorFrom(res: Response): Promise<ApiError> {
   } catch {
     body = null;
   }
-  const words =
+  const raw =
     body?.message || body?.detail || body?.title || `The server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}.`;
-  return new ApiError(res.status, body?.code || `http_${res.status}`, words);
+  return new ApiError(res.status, body?.code || `http_${res.status}`, plainWords(raw));
+}
+
+/**
+ * The framework's own parse errors ("Path deserialize error: …", "Query deserialize error: …")
+ * name internals; a person gets what was wrong instead.
+ */
+export function plainWords(message: string): string {
+  const m = /^(Path|Query|Json) deserialize error:?\s*(.*)$/is.exec(message.replace(/^a path segment is not valid:\s*/i, ''));
+  if (!m) return message;
+  const where = m[1].toLowerCase() === 'path' ? 'The id in the address' : m[1].toLowerCase() === 'query' ? 'A filter' : 'The request body';
+  const detail = /uuid/i.test(m[2]) ? 'is not a valid id (ids look like 0193ab6e-7d1c-7b3e-9f00-0123456789ab).' : 'is not valid.';
+  return `${where} ${detail}`;
 }
 
 /** Human text for anything thrown by a client call. */

@@ -1,75 +1,18 @@
 /**
- * The Courier management API's types, mirrored one for one (SPEC.md §2).
+ * The Courier API's types, taken from the generated `schema.d.ts` (openapi-typescript over
+ * the server's `/openapi.json`, snapshot in `openapi.json`; `npm run api:refresh`). Only
+ * names and a few narrowings live here: where the document says `string`, the statuses are
+ * narrowed to the values the server sends, so pages can switch on them.
  *
- * Ids are UUID strings and times are RFC 3339 UTC strings; they stay strings here
- * and are only turned into `Date`s where they are shown.
+ * Ids are UUID strings and times RFC 3339 UTC strings; optional fields may be absent or null.
  */
+import type { components } from './schema';
+
+type Schemas = components['schemas'];
 
 export type SubscriptionStatus = 'active' | 'paused' | 'disabled';
 
-export interface Subscription {
-  id: string;
-  target_url: string;
-  event_types: string[];
-  description: string | null;
-  headers: { [k: string]: string };
-  rate_limit_per_second: number | null;
-  max_in_flight: number;
-  timeout_ms: number;
-  status: SubscriptionStatus;
-  disabled_reason: string | null;
-  is_active: boolean;
-  requires_signature: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
-/** The answer to create and rotate-secret: the only time the secret is ever shown. */
-export interface SubscriptionWithSecret extends Subscription {
-  secret: string;
-}
-
-/** Body of `POST /subscriptions/`. */
-export interface SubscriptionCreate {
-  target_url: string;
-  event_types?: string[];
-  secret?: string;
-  description?: string;
-  headers?: { [k: string]: string };
-  rate_limit_per_second?: number;
-  max_in_flight?: number;
-  timeout_ms?: number;
-}
-
-/** Body of `PUT /subscriptions/{id}` (full: `target_url` required). */
-export interface SubscriptionReplace {
-  target_url: string;
-  event_types?: string[];
-  description?: string | null;
-  headers?: { [k: string]: string };
-  rate_limit_per_second?: number | null;
-  max_in_flight?: number;
-  timeout_ms?: number;
-}
-
-/** Body of `PATCH /subscriptions/{id}` (any subset). */
-export type SubscriptionPatch = Partial<SubscriptionReplace>;
-
-export interface IngestAccepted {
-  task_id: string | string[];
-  message_id: string;
-  status: 'accepted' | 'filtered';
-  delivery_id: string;
-}
-
-export type DeliveryStatus =
-  | 'pending'
-  | 'delivering'
-  | 'retrying'
-  | 'succeeded'
-  | 'failed'
-  | 'filtered'
-  | 'paused';
+export type DeliveryStatus = 'pending' | 'delivering' | 'retrying' | 'succeeded' | 'failed' | 'filtered' | 'paused';
 
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
   'pending',
@@ -83,73 +26,57 @@ export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
 
 export type ErrorClass = 'timeout' | 'connect' | 'dns' | 'tls' | 'http_status' | 'blocked_target';
 
-export interface Attempt {
-  id: string;
-  delivery_id: string;
-  attempt_number: number;
-  attempted_at: string;
-  request_headers: { [k: string]: string };
-  status_code: number | null;
-  response_body: string | null;
-  duration_ms: number;
-  error_class: ErrorClass | null;
-  error_message: string | null;
-  succeeded: boolean;
-}
+export type Subscription = Omit<Schemas['SubscriptionView'], 'secret'> & { status: SubscriptionStatus };
 
-export interface Delivery {
-  id: string;
-  /** Same as `id`. */
-  task_id: string;
-  message_id: string;
-  subscription_id: string;
-  event_type: string;
+/** The answer to create and rotate-secret: the only time the secret is ever shown. */
+export type SubscriptionWithSecret = Subscription & { secret: string };
+
+/** Body of `POST /subscriptions/` and of `PUT /subscriptions/{id}`. */
+export type SubscriptionCreate = Schemas['SubscriptionBody'];
+export type SubscriptionReplace = Schemas['SubscriptionBody'];
+export type SubscriptionPatch = Schemas['SubscriptionPatch'];
+
+export type IngestAccepted = Schemas['IngestAccepted'];
+
+/**
+ * One attempt. `response_headers` is newer than some servers' documents: it is absent or
+ * null when the server does not record them; credential-looking request headers arrive masked.
+ */
+export type Attempt = Omit<Schemas['AttemptView'], 'request_headers' | 'error_class'> & {
+  request_headers: Record<string, string>;
+  response_headers?: Record<string, string> | null;
+  error_class?: ErrorClass | null;
+};
+
+export type Delivery = Omit<Schemas['DeliveryView'], 'status' | 'attempts'> & {
   status: DeliveryStatus;
-  attempt_count: number;
-  next_attempt_at: string | null;
-  last_attempt_at: string | null;
-  last_status_code: number | null;
-  last_error: string | null;
-  created_at: string;
-  updated_at: string;
-  payload: unknown;
   attempts: Attempt[];
-}
+};
 
-export interface Message {
-  id: string;
-  event_type: string;
-  payload: unknown;
-  created_at: string;
-  deliveries: Delivery[];
-}
+/** A delivery in a list: no payload, no attempts. */
+export type DeliverySummary = Omit<Schemas['DeliverySummary'], 'status'> & { status: DeliveryStatus };
 
-export interface RecoverResult {
-  requeued: number;
-}
+export type Message = Omit<Schemas['MessageView'], 'deliveries'> & { deliveries: Delivery[] };
+export type MessageSummary = Schemas['MessageSummary'];
+export type DeliveryCounts = Schemas['DeliveryCounts'];
 
-export interface MinuteStats {
-  minute: string;
-  succeeded: number;
-  failed: number;
-}
+export type RecoverResult = Schemas['Recovered'];
+export type BulkFilter = Schemas['BulkFilter'];
+export type BulkRetried = Schemas['BulkRetried'];
+export type BulkCancelled = Schemas['BulkCancelled'];
 
-export interface FailingSubscription {
-  id: string;
-  target_url: string;
-  status: SubscriptionStatus;
-  failed_last_hour: number;
-}
+export type MinuteStats = Schemas['MinuteStats'];
+export type FailingSubscription = Schemas['FailingSubscription'];
+export type OverviewStats = Schemas['Overview'];
 
-export interface OverviewStats {
-  /** The last 60 minutes, oldest first. */
-  per_minute: MinuteStats[];
-  pending_retries: number;
-  subscriptions: { active: number; paused: number; disabled: number };
-  failing_subscriptions: FailingSubscription[];
-}
+export type SubscriptionHealth = Omit<Schemas['SubscriptionHealth'], 'status'> & { status: SubscriptionStatus };
+export type SubscriptionsHealth = Omit<Schemas['SubscriptionsHealth'], 'subscriptions'> & {
+  subscriptions: SubscriptionHealth[];
+};
+export type StatsBucket = Schemas['StatsBucket'];
+export type SubscriptionStats = Omit<Schemas['SubscriptionStats'], 'health'> & { health: SubscriptionHealth };
 
-/** Data of an SSE `attempt` event on `GET /stream`. */
+/** Data of an SSE `attempt` event on `GET /stream` (the stream is not in the document). */
 export interface AttemptEvent {
   subscription_id: string;
   delivery_id: string;
@@ -160,18 +87,31 @@ export interface AttemptEvent {
 }
 
 /** The error body of every 4xx/5xx answer (RFC 7807 fields included). */
-export interface ApiErrorBody {
-  code: string;
-  message: string;
-  title?: string;
-  status?: number;
-  detail?: string;
+export type ApiErrorBody = Schemas['ErrorBody'];
+
+/** Filters of `GET /deliveries` (and, without `subscription_id`/`http_status`/`id`, of a subscription's log). */
+export interface DeliveryFilters {
+  /** One status or several, comma-separated. */
+  status?: string;
+  /** Exact type, `order.*` or `*`. */
+  event_type?: string;
+  subscription_id?: string;
+  /** A code (`503`) or a class (`5xx`). */
+  http_status?: string;
+  since?: string;
+  until?: string;
+  /** A whole id or a piece of one (its start or its end). */
+  id?: string;
 }
 
-/** Query of `GET /subscriptions/{id}/deliveries`. */
-export interface DeliveryFilters {
-  status?: DeliveryStatus;
+export interface MessageFilters {
   event_type?: string;
+  since?: string;
+  until?: string;
+  id?: string;
+}
+
+export interface StatsRange {
   since?: string;
   until?: string;
 }

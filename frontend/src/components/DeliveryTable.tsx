@@ -1,11 +1,22 @@
-/** A table of deliveries, each linking to its page. */
+/** A table of deliveries (list rows or whole deliveries), each linking to its page. */
 import { Link } from 'react-router';
-import type { Delivery } from '../api/types';
+import type { DeliverySummary } from '../api/types';
 import { paths } from '../paths';
+import { Id } from './Id';
 import { StatusBadge } from './StatusBadge';
 import { Time } from './Time';
 
-export function DeliveryTable({ deliveries, showSubscription = false, caption }: { deliveries: Delivery[]; showSubscription?: boolean; caption: string }) {
+export type DeliveryRow = Pick<
+  DeliverySummary,
+  'id' | 'subscription_id' | 'status' | 'event_type' | 'attempt_count' | 'last_status_code' | 'last_error' | 'created_at' | 'next_attempt_at'
+> & { target_url?: string | null };
+
+function lastResult(d: DeliveryRow): string {
+  if (d.last_status_code) return `HTTP ${d.last_status_code}`;
+  return d.last_error ?? '—';
+}
+
+export function DeliveryTable({ deliveries, showSubscription = false, caption }: { deliveries: DeliveryRow[]; showSubscription?: boolean; caption: string }) {
   return (
     <div className="table-wrap">
       <table data-testid="deliveries">
@@ -24,23 +35,17 @@ export function DeliveryTable({ deliveries, showSubscription = false, caption }:
         </thead>
         <tbody>
           {deliveries.map((d) => (
-            <tr key={d.id} data-testid="delivery-row" data-delivery-id={d.id}>
-              <td>
-                <Link to={paths.delivery(d.id)} className="mono" aria-label={`Delivery ${d.id}`}>
-                  {d.id.slice(0, 8)}
-                </Link>
-              </td>
+            <tr key={d.id} data-testid="delivery-row" data-delivery-id={d.id} data-status={d.status}>
+              <td><Id value={d.id} to={paths.delivery(d.id)} label="Delivery" /></td>
               <td><StatusBadge status={d.status} /></td>
               <td className="mono">{d.event_type}</td>
               {showSubscription && (
-                <td>
-                  <Link to={paths.subscription(d.subscription_id)} className="mono">
-                    {d.subscription_id.slice(0, 8)}
-                  </Link>
+                <td className="break">
+                  <Link to={paths.subscription(d.subscription_id)}>{d.target_url ?? d.subscription_id}</Link>
                 </td>
               )}
-              <td>{d.attempt_count}</td>
-              <td className="break">{d.last_status_code ?? d.last_error ?? '—'}</td>
+              <td data-testid="row-attempts">{d.attempt_count}</td>
+              <td className="break">{lastResult(d)}</td>
               <td><Time value={d.created_at} /></td>
               <td><Time value={d.next_attempt_at} /></td>
             </tr>

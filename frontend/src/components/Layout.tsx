@@ -3,6 +3,18 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 import { useAuth } from '../authContext';
 import { paths } from '../paths';
+import { ThemeToggle } from './ThemeToggle';
+
+/**
+ * The main navigation. Applications (tenants) and the event-type catalog get their entries here
+ * when their pages exist.
+ */
+const NAV: { to: string; label: string; end?: boolean }[] = [
+  { to: paths.overview, label: 'Overview', end: true },
+  { to: paths.deliveries, label: 'Deliveries' },
+  { to: paths.messages, label: 'Messages' },
+  { to: paths.subscriptions, label: 'Subscriptions' },
+];
 
 export function Layout() {
   const { signOut } = useAuth();
@@ -33,12 +45,14 @@ export function Layout() {
           Courier
         </NavLink>
         <nav aria-label="Main">
-          <NavLink to={paths.overview} end>
-            Overview
-          </NavLink>
-          <NavLink to={paths.subscriptions}>Subscriptions</NavLink>
+          {NAV.map((n) => (
+            <NavLink key={n.to} to={n.to} end={n.end}>
+              {n.label}
+            </NavLink>
+          ))}
         </nav>
         <LookupBox />
+        <ThemeToggle />
         <button type="button" className="signout" onClick={() => signOut('You signed out.')}>
           Sign out
         </button>
@@ -69,12 +83,12 @@ function LookupBox() {
   return (
     <form className="lookup" role="search" onSubmit={submit}>
       <label htmlFor="lookup-id" className="sr-only">
-        Message or delivery id
+        Look up an id (delivery, message or subscription)
       </label>
       <input
         id="lookup-id"
         type="search"
-        placeholder="Message or delivery id"
+        placeholder="Id, or a piece of one"
         value={id}
         onChange={(e) => setId(e.target.value)}
         autoComplete="off"

@@ -1,13 +1,16 @@
 /**
  * Live tail of delivery attempts from the SSE stream (`GET /stream`, events named `attempt`).
- * EventSource reconnects by itself after network errors; if the server closes the stream for
- * good (e.g. the key was refused), the tail says so and offers to reconnect.
+ * Each attempt also updates, in place, every cached list row and delivery that shows it (see
+ * `applyAttemptEvent`): nothing is refetched per attempt. EventSource reconnects by itself
+ * after network errors; if the server closes the stream for good, the tail offers to reconnect.
  */
-import { useEffect, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
+import { applyAttemptEvent } from '../api/queries';
 import type { AttemptEvent } from '../api/types';
 import { useApi } from '../authContext';
-import { formatDuration } from '../format';
+import { formatDuration, shortId } from '../format';
 import { useLatest } from '../hooks';
 import { paths } from '../paths';
 import { StatusBadge } from './StatusBadge';
@@ -27,37 +30,62 @@ const CONNECTION_TEXT: Record<Connection, string> = {
 
 interface Props {
   subscriptionId?: string;
-  /** Called for every attempt event, e.g. to refresh a page that shows the same delivery. */
-  onAttempt?: (event: AttemptEvent) => void;
+  /** Called for every attempt event; `known` says whether a list on screen already had its delivery. */
+  onAttempt?: (event: AttemptEvent, known: boolean) => void;
   title?: string;
 }
 
 export function LiveTail({ subscriptionId, onAttempt, title = 'Live tail' }: Props) {
   const client = useApi();
+  const qc = useQueryClient();
   const [events, setEvents] = useState<AttemptEvent[]>([]);
   const [connection, setConnection] = useState<Connection>('connecting');
   const [generation, setGeneration] = useState(0);
   const onAttemptRef = useLatest(onAttempt);
   const supported = typeof EventSource !== 'undefined';
+  /** Whether the tail already started a new session since it last connected. */
+  const renewed = useRef(false);
 
   useEffect(() => {
     if (!supported) return;
-    const source = new EventSource(client.streamUrl(subscriptionId));
-    source.onopen = () => setConnection('live');
-    source.onerror = () => setConnection(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
-    source.addEventListener('attempt', (e: MessageEvent<string>) => {
-      let event: AttemptEvent;
-      try {
-        event = JSON.parse(e.data) as AttemptEvent;
-      } catch {
-        return; // a malformed event is skipped, not fatal to the tail
-      }
-      setConnection('live');
-      setEvents((old) => [event, ...old].slice(0, KEEP));
-      onAttemptRef.current?.(event);
-    });
-    return () => source.close();
-  }, [client, subscriptionId, generation, supported, onAttemptRef]);
+    let live = true;
+    let source: EventSource | null = null;
+    client.ensureSession().then(
+      (auth) => {
+        if (!live) return;
+        source = new EventSource(client.streamUrl(subscriptionId, auth));
+        source.onopen = () => {
+          renewed.current = false;
+          setConnection('live');
+        };
+        source.onerror = () => {
+          if (source?.readyState !== EventSource.CLOSED) return setConnection('reconnecting');
+          // Refused for good (e.g. the session expired): start a new session once, by itself.
+          client.resetSession();
+          if (renewed.current) return setConnection('closed');
+          renewed.current = true;
+          setGeneration((g) => g + 1);
+        };
+        source.addEventListener('attempt', (e: MessageEvent<string>) => {
+          let event: AttemptEvent;
+          try {
+            event = JSON.parse(e.data) as AttemptEvent;
+          } catch {
+            return; // a malformed event is skipped, not fatal to the tail
+          }
+          setConnection('live');
+          setEvents((old) => [event, ...old].slice(0, KEEP));
+          const known = applyAttemptEvent(qc, event);
+          onAttemptRef.current?.(event, known);
+        });
+      },
+      () => live && setConnection('closed'),
+    );
+    return () => {
+      live = false;
+      source?.close();
+    };
+  }, [client, qc, subscriptionId, generation, supported, onAttemptRef]);
 
   return (
     <section className="card" aria-labelledby="tail-title">
@@ -103,8 +131,8 @@ export function LiveTail({ subscriptionId, onAttempt, title = 'Live tail' }: Pro
                 <tr key={ev.attempt.id} data-testid="tail-row" data-delivery-id={ev.delivery_id}>
                   <td><Time value={ev.attempt.attempted_at} /></td>
                   <td>
-                    <Link to={paths.delivery(ev.delivery_id)} className="mono">
-                      {ev.delivery_id.slice(0, 8)}
+                    <Link to={paths.delivery(ev.delivery_id)} className="mono" title={ev.delivery_id}>
+                      {shortId(ev.delivery_id)}
                     </Link>{' '}
                     <StatusBadge status={ev.delivery_status} />
                   </td>

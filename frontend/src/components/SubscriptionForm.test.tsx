@@ -2,7 +2,7 @@ import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { fakeFetch, renderApp, subscription, SUB_ID } from '../test/helpers';
-import { emptyValues, toCreateBody, validate } from './subscriptionFormModel';
+import { emptyValues, toCreateBody, toReplaceBody, validate, valuesFrom } from './subscriptionFormModel';
 
 describe('subscription form validation (pure)', () => {
   it('requires an absolute http(s) target URL', () => {
@@ -21,13 +21,14 @@ describe('subscription form validation (pure)', () => {
     );
   });
 
-  it('requires positive whole numbers, and max in flight and timeout when editing', () => {
+  it('requires positive whole numbers, and max in flight (not the timeout) when editing', () => {
     const v = { ...emptyValues(), target_url: 'https://x.test', rate_limit_per_second: '0', timeout_ms: '1.5' };
     const errors = validate(v, false);
     expect(errors.rate_limit_per_second).toBeDefined();
     expect(errors.timeout_ms).toBeDefined();
     expect(errors.max_in_flight).toBeUndefined();
     expect(validate({ ...emptyValues(), target_url: 'https://x.test' }, true).max_in_flight).toBeDefined();
+    expect(validate({ ...emptyValues(), target_url: 'https://x.test', max_in_flight: '3' }, true)).toEqual({});
   });
 
   it('checks header names, duplicates and values, and ignores blank rows', () => {
@@ -59,6 +60,42 @@ describe('subscription form validation (pure)', () => {
       headers: [{ name: 'X-A', value: '1' }],
     });
     expect(body).toEqual({ target_url: 'https://x.test/h', event_types: ['a.*', 'b.c'], rate_limit_per_second: 5, headers: { 'X-A': '1' } });
+  });
+});
+
+describe('a subscription whose optional fields are null', () => {
+  it('fills empty fields, needs nothing more, and saves them as null', () => {
+    const values = valuesFrom(subscription({ timeout_ms: null, rate_limit_per_second: null, description: null }) as never);
+    expect(values.timeout_ms).toBe('');
+    expect(values.rate_limit_per_second).toBe('');
+    expect(validate(values, true)).toEqual({});
+    expect(toReplaceBody(values)).toMatchObject({ timeout_ms: null, rate_limit_per_second: null, description: null, max_in_flight: 10 });
+  });
+
+  it('is edited and saved from the page, and its detail page says the timeout is the default', async () => {
+    sessionStorage.setItem('courier.apiKey', 'k');
+    const user = userEvent.setup();
+    let stored = subscription({ timeout_ms: null });
+    const fetch = fakeFetch(({ method, url, body }) => {
+      if (url.pathname === `/subscriptions/${SUB_ID}` && method === 'PUT') {
+        stored = { ...stored, ...(body as object) };
+        return { body: stored };
+      }
+      if (url.pathname === `/subscriptions/${SUB_ID}`) return { body: stored };
+      if (url.pathname === `/subscriptions/${SUB_ID}/stats`) return { status: 404, body: { code: 'not_found', message: 'no stats' } };
+      if (url.pathname === '/deliveries') return { body: [] };
+      return undefined;
+    });
+    renderApp(`/ui/subscriptions/${SUB_ID}/edit`, fetch);
+    const timeout = await screen.findByLabelText('Timeout (ms)');
+    expect(timeout).toHaveValue('');
+    expect(timeout).not.toHaveAttribute('aria-invalid');
+    await user.click(screen.getByRole('button', { name: 'Save changes' }));
+    expect(await screen.findByText('Changes saved.')).toBeInTheDocument();
+    const put = fetch.mock.calls.find(([, init]) => (init as RequestInit).method === 'PUT')!;
+    expect(JSON.parse((put[1] as RequestInit).body as string).timeout_ms).toBeNull();
+    expect(screen.getByTestId('timeout')).toHaveTextContent('server default');
+    expect(document.body.textContent).not.toContain('null');
   });
 });
 

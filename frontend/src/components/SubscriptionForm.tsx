@@ -124,9 +124,9 @@ export function SubscriptionForm({ initial, submitLabel, onSubmit, onCancel }: P
           {fieldError('max_in_flight')}
         </div>
         <div className="field">
-          <label htmlFor={id('timeout_ms')}>Timeout (ms){editing ? ' (required)' : ''}</label>
-          <input type="text" inputMode="numeric" {...fieldProps('timeout_ms', !editing)} />
-          {!editing && <p className="hint" id={id('timeout_ms-hint')}>Empty: server default (10 000 ms).</p>}
+          <label htmlFor={id('timeout_ms')}>Timeout (ms)</label>
+          <input type="text" inputMode="numeric" {...fieldProps('timeout_ms', true)} />
+          <p className="hint" id={id('timeout_ms-hint')}>Empty: server default (10 000 ms unless changed).</p>
           {fieldError('timeout_ms')}
         </div>
       </div>

@@ -46,9 +46,10 @@ export function valuesFrom(s: Subscription): FormValues {
     event_types: s.event_types.join('\n'),
     secret: '',
     description: s.description ?? '',
-    rate_limit_per_second: s.rate_limit_per_second === null ? '' : String(s.rate_limit_per_second),
+    rate_limit_per_second: s.rate_limit_per_second == null ? '' : String(s.rate_limit_per_second),
     max_in_flight: String(s.max_in_flight),
-    timeout_ms: String(s.timeout_ms),
+    // null: the server's default timeout; the field stays empty and saving keeps it null.
+    timeout_ms: s.timeout_ms == null ? '' : String(s.timeout_ms),
     headers: Object.entries(s.headers ?? {}).map(([name, value]) => ({ name, value })),
   };
 }
@@ -64,7 +65,7 @@ function positiveInt(text: string): boolean {
   return /^\d+$/.test(text.trim()) && Number(text) > 0 && Number.isSafeInteger(Number(text));
 }
 
-/** Pure validation; `editing` makes the fields that always have a value on a stored subscription required. */
+/** Pure validation; `editing` makes `max_in_flight` (always set on a stored subscription) required. */
 export function validate(v: FormValues, editing: boolean): FormErrors {
   const errors: FormErrors = {};
   const url = v.target_url.trim();
@@ -90,7 +91,8 @@ export function validate(v: FormValues, editing: boolean): FormErrors {
   }
   for (const field of ['max_in_flight', 'timeout_ms'] as const) {
     const text = v[field].trim();
-    if ((text || editing) && !positiveInt(text)) {
+    const required = editing && field === 'max_in_flight';
+    if ((text || required) && !positiveInt(text)) {
       errors[field] = field === 'max_in_flight' ? 'Enter a whole number above 0.' : 'Enter a timeout in milliseconds, a whole number above 0.';
     }
   }
@@ -135,6 +137,6 @@ export function toReplaceBody(v: FormValues): SubscriptionReplace {
     headers: headerObject(v.headers),
     rate_limit_per_second: v.rate_limit_per_second.trim() ? Number(v.rate_limit_per_second) : null,
     max_in_flight: Number(v.max_in_flight),
-    timeout_ms: Number(v.timeout_ms),
+    timeout_ms: v.timeout_ms.trim() ? Number(v.timeout_ms) : null,
   };
 }

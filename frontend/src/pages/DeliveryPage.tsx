@@ -1,82 +1,82 @@
+/**
+ * One delivery: where it went (the subscription's target), its status, payload and every
+ * attempt (request and response headers, body, copy as curl); "Retry now". Polls while the
+ * delivery is in flight and for a while after a retry.
+ */
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { describeError } from '../api/client';
+import { keys, useDelivery, useSubscription } from '../api/queries';
 import { useApi } from '../authContext';
 import { AttemptList } from '../components/AttemptList';
 import { ErrorMessage, Loading, Notice } from '../components/Feedback';
+import { Id } from '../components/Id';
 import { StatusBadge } from '../components/StatusBadge';
 import { Time } from '../components/Time';
-import { prettyJson } from '../format';
-import { useInterval, useResource } from '../hooks';
+import { prettyJson, shortId } from '../format';
 import { paths } from '../paths';
 
-const IN_PROGRESS = new Set(['pending', 'delivering', 'retrying']);
 /** After "retry now", keep polling this long even if the status still looks final. */
 const AFTER_RETRY_MS = 30_000;
 
 export function DeliveryPage() {
   const { id = '' } = useParams();
   const client = useApi();
-  const delivery = useResource(() => client.getDelivery(id), id);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const qc = useQueryClient();
   const [justRetried, setJustRetried] = useState(0);
-
+  const [notice, setNotice] = useState<string | null>(null);
+  const delivery = useDelivery(id, justRetried > 0);
   const d = delivery.data;
-  const watching = !!d && (IN_PROGRESS.has(d.status) || justRetried > 0);
+  const sub = useSubscription(d?.subscription_id ?? '');
+
   useEffect(() => {
     if (!justRetried) return;
     const t = window.setTimeout(() => setJustRetried(0), AFTER_RETRY_MS);
     return () => window.clearTimeout(t);
   }, [justRetried]);
-  useInterval(() => delivery.reload(true), 2000, watching);
 
-  async function retry() {
-    setBusy(true);
-    setError(null);
-    setNotice(null);
-    try {
-      delivery.setData(await client.retryDelivery(id));
+  const retry = useMutation({
+    mutationFn: () => client.retryDelivery(id),
+    onSuccess: (next) => {
+      qc.setQueryData(keys.delivery(id), next);
+      void qc.invalidateQueries({ queryKey: ['deliveries'] });
       setJustRetried((n) => n + 1);
       setNotice('Retry queued. New attempts appear below as they finish.');
-    } catch (e) {
-      setError(describeError(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+    },
+  });
+  const watching = !!d && (['pending', 'delivering', 'retrying'].includes(d.status) || justRetried > 0);
 
   return (
     <div className="page">
       <p className="crumbs">
-        {d ? <Link to={paths.subscription(d.subscription_id)}>Subscription</Link> : <Link to={paths.subscriptions}>Subscriptions</Link>} /
+        <Link to={paths.deliveries}>Deliveries</Link> /{' '}
+        {d && <><Link to={paths.subscription(d.subscription_id)}>{sub.data?.target_url ?? 'Subscription'}</Link> /</>}
       </p>
       <div className="page-head">
-        <h1>Delivery <span className="mono">{id.slice(0, 8)}</span></h1>
+        <h1>Delivery <span className="mono" title={id}>{shortId(id)}</span></h1>
         {d && <StatusBadge status={d.status} />}
       </div>
-      {delivery.loading && !d && <Loading what="Loading delivery" />}
-      <ErrorMessage error={delivery.error} onRetry={() => delivery.reload()} />
+      {delivery.isPending && <Loading what="Loading delivery" />}
+      <ErrorMessage error={delivery.error ? describeError(delivery.error) : null} onRetry={() => delivery.refetch()} />
       {d && (
         <>
           <div className="toolbar" role="group" aria-label="Delivery actions">
-            <button type="button" className="primary" onClick={retry} disabled={busy}>
-              {busy ? 'Retrying…' : 'Retry now'}
+            <button type="button" className="primary" onClick={() => retry.mutate()} disabled={retry.isPending}>
+              {retry.isPending ? 'Retrying…' : 'Retry now'}
             </button>
-            <button type="button" onClick={() => delivery.reload(true)}>
-              Refresh
-            </button>
+            <button type="button" onClick={() => delivery.refetch()}>Refresh</button>
             {watching && <span className="hint" role="status">Watching for new attempts…</span>}
           </div>
           {notice && <Notice onDismiss={() => setNotice(null)}>{notice}</Notice>}
-          <ErrorMessage error={error} />
+          <ErrorMessage error={retry.error ? describeError(retry.error) : null} />
           <section className="card" aria-labelledby="summary-title">
             <h2 id="summary-title">Summary</h2>
             <dl className="facts">
-              <div><dt>Delivery (task) id</dt><dd className="mono">{d.id}</dd></div>
-              <div><dt>Message</dt><dd><Link to={paths.message(d.message_id)} className="mono">{d.message_id}</Link></dd></div>
-              <div><dt>Subscription</dt><dd><Link to={paths.subscription(d.subscription_id)} className="mono">{d.subscription_id}</Link></dd></div>
+              <div className="wide"><dt>Target URL</dt><dd className="mono break" data-testid="target-url">{sub.data?.target_url ?? (sub.isError ? 'subscription deleted' : '…')}</dd></div>
+              <div className="wide"><dt>Delivery (task) id</dt><dd><Id value={d.id} full /></dd></div>
+              <div className="wide"><dt>Message</dt><dd><Id value={d.message_id} to={paths.message(d.message_id)} full /></dd></div>
+              <div className="wide"><dt>Subscription</dt><dd><Id value={d.subscription_id} to={paths.subscription(d.subscription_id)} full /></dd></div>
               <div><dt>Event type</dt><dd className="mono">{d.event_type}</dd></div>
               <div><dt>Attempts</dt><dd data-testid="attempt-count">{d.attempt_count}</dd></div>
               <div><dt>Last status code</dt><dd>{d.last_status_code ?? '—'}</dd></div>
@@ -92,7 +92,7 @@ export function DeliveryPage() {
           </section>
           <section className="card" aria-labelledby="attempts-title">
             <h2 id="attempts-title">Attempts ({d.attempts.length})</h2>
-            <AttemptList attempts={d.attempts} />
+            <AttemptList attempts={d.attempts} targetUrl={sub.data?.target_url} payload={d.payload} />
           </section>
         </>
       )}

@@ -1,27 +1,27 @@
 import { useParams } from 'react-router';
-import { useApi } from '../authContext';
+import { describeError } from '../api/client';
+import { useMessage } from '../api/queries';
 import { DeliveryTable } from '../components/DeliveryTable';
 import { Empty, ErrorMessage, Loading } from '../components/Feedback';
 import { Time } from '../components/Time';
-import { prettyJson } from '../format';
-import { useResource } from '../hooks';
+import { Id } from '../components/Id';
+import { prettyJson, shortId } from '../format';
 
 export function MessagePage() {
   const { id = '' } = useParams();
-  const client = useApi();
-  const message = useResource(() => client.getMessage(id), id);
+  const message = useMessage(id);
   const m = message.data;
   return (
     <div className="page">
-      <h1>Message <span className="mono">{id.slice(0, 8)}</span></h1>
-      {message.loading && <Loading what="Loading message" />}
-      <ErrorMessage error={message.error} onRetry={() => message.reload()} />
-      {m && !message.loading && (
+      <h1>Message <span className="mono" title={id}>{shortId(id)}</span></h1>
+      {message.isPending && <Loading what="Loading message" />}
+      <ErrorMessage error={message.error ? describeError(message.error) : null} onRetry={() => message.refetch()} />
+      {m && (
         <>
           <section className="card" aria-labelledby="msg-summary">
             <h2 id="msg-summary">Summary</h2>
             <dl className="facts">
-              <div><dt>Message id</dt><dd className="mono">{m.id}</dd></div>
+              <div className="wide"><dt>Message id</dt><dd><Id value={m.id} full /></dd></div>
               <div><dt>Event type</dt><dd className="mono">{m.event_type}</dd></div>
               <div><dt>Received</dt><dd><Time value={m.created_at} /></dd></div>
             </dl>

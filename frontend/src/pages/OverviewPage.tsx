@@ -1,96 +1,83 @@
+/**
+ * The first page: what happened in the last hour, each number named for what it counts —
+ * deliveries (one message to one subscription) apart from attempts (every try, retries
+ * included), first-try success apart from eventual success — plus the queue, failing
+ * subscriptions and the live tail.
+ */
 import { Link } from 'react-router';
-import { useApi } from '../authContext';
+import { describeError } from '../api/client';
+import { useOverview, useSubscriptionsHealth } from '../api/queries';
 import { formatRate, summarize } from '../components/chartMath';
 import { DeliveryChart } from '../components/DeliveryChart';
 import { Empty, ErrorMessage, Loading } from '../components/Feedback';
+import { Stat } from '../components/HealthCells';
+import { rateTone, totals } from '../health';
 import { LiveTail } from '../components/LiveTail';
 import { StatusBadge } from '../components/StatusBadge';
-import { useInterval, useResource } from '../hooks';
+import { formatCount, formatPercent } from '../format';
 import { paths } from '../paths';
 
-export function OverviewPage() {
-  const client = useApi();
-  const stats = useResource(() => client.getOverview(), 'overview');
-  const disabled = useResource(() => client.listSubscriptions({ status: 'disabled', limit: 20 }), 'disabled');
-  useInterval(() => {
-    stats.reload(true);
-    disabled.reload(true);
-  }, 15_000);
+const LAST_HOUR = { preset: '1h' } as const;
 
+export function OverviewPage() {
+  const stats = useOverview();
+  const health = useSubscriptionsHealth(LAST_HOUR);
   const s = stats.data;
-  const summary = s ? summarize(s.per_minute) : null;
+  const attempts = s ? summarize(s.per_minute) : null;
+  const t = health.data ? totals(health.data.subscriptions) : null;
 
   return (
     <div className="page">
       <div className="page-head">
         <h1>Overview</h1>
-        <button type="button" onClick={() => { stats.reload(true); disabled.reload(true); }}>
+        <button type="button" onClick={() => { void stats.refetch(); void health.refetch(); }}>
           Refresh
         </button>
       </div>
-      {stats.loading && !s && <Loading what="Loading statistics" />}
-      <ErrorMessage error={stats.error} onRetry={() => stats.reload()} />
-      {s && summary && (
+      {stats.isPending && <Loading what="Loading statistics" />}
+      <ErrorMessage error={stats.error ? describeError(stats.error) : null} onRetry={() => stats.refetch()} />
+      <ErrorMessage error={health.error ? describeError(health.error) : null} onRetry={() => health.refetch()} />
+      {s && attempts && (
         <>
-          <section className="stats" aria-label="Key figures">
-            <Stat label="Deliveries, last hour" value={summary.total} />
-            <Stat label="Success rate, last hour" value={formatRate(summary.successRate)} />
-            <Stat label="Pending retries" value={s.pending_retries} />
+          <section className="stats" aria-label="Last hour" data-testid="overview-stats">
+            <Stat label="Deliveries, last hour" value={t ? formatCount(t.deliveries) : '…'} />
+            <Stat label="Attempts, last hour" value={formatCount(attempts.total)} />
+            <Stat label="First-try success" value={t ? formatPercent(t.firstTry) : '…'} tone={rateTone(t?.firstTry)} />
+            <Stat label="Eventual success" value={t ? formatPercent(t.eventual) : '…'} tone={rateTone(t?.eventual)} />
+            <Stat label="Attempt success rate" value={formatRate(attempts.successRate)} />
+            <Stat label="Waiting for a retry" value={formatCount(s.pending_retries)} />
+            <Stat label="Queued or held" value={formatCount(s.queued)} />
             <Stat label="Active subscriptions" value={s.subscriptions.active} />
             <Stat label="Paused" value={s.subscriptions.paused} />
-            <Stat label="Disabled" value={s.subscriptions.disabled} tone={s.subscriptions.disabled ? 'bad' : undefined} />
+            <Stat label="Disabled" value={s.subscriptions.disabled} tone={s.subscriptions.disabled ? 'text-bad' : ''} />
           </section>
           <section className="card" aria-labelledby="chart-title">
-            <h2 id="chart-title">Deliveries per minute</h2>
+            <h2 id="chart-title">Attempts per minute</h2>
+            <p className="hint">Every try counts, retries included; the line is the share of attempts that succeeded.</p>
             <DeliveryChart data={s.per_minute} />
           </section>
-          <div className="grid-2">
-            <section className="card" aria-labelledby="failing-title">
-              <h2 id="failing-title">Failing subscriptions</h2>
-              {s.failing_subscriptions.length === 0 ? (
-                <Empty>No subscription failed a delivery in the last hour.</Empty>
-              ) : (
-                <ul className="plain-list">
-                  {s.failing_subscriptions.map((f) => (
-                    <li key={f.id}>
-                      <Link to={paths.subscription(f.id)} className="break">{f.target_url}</Link> <StatusBadge status={f.status} />{' '}
-                      <span className="hint">{f.failed_last_hour} failed in the last hour</span>
-                    </li>
-                  ))}
-                </ul>
-              )}
-            </section>
-            <section className="card" aria-labelledby="disabled-title">
-              <h2 id="disabled-title">Disabled subscriptions</h2>
-              <ErrorMessage error={disabled.error} onRetry={() => disabled.reload()} />
-              {disabled.loading && !disabled.data && <Loading />}
-              {disabled.data &&
-                (disabled.data.items.length === 0 ? (
-                  <Empty>No subscription is disabled.</Empty>
-                ) : (
-                  <ul className="plain-list">
-                    {disabled.data.items.map((d) => (
-                      <li key={d.id}>
-                        <Link to={paths.subscription(d.id)} className="break">{d.target_url}</Link>
-                        {d.disabled_reason && <span className="hint"> — {d.disabled_reason}</span>}
-                      </li>
-                    ))}
-                  </ul>
+          <section className="card" aria-labelledby="failing-title">
+            <h2 id="failing-title">Failing subscriptions</h2>
+            {s.failing_subscriptions.length === 0 ? (
+              <Empty>No subscription is failing or disabled.</Empty>
+            ) : (
+              <ul className="plain-list" data-testid="failing">
+                {s.failing_subscriptions.map((f) => (
+                  <li key={f.id}>
+                    <Link to={paths.subscription(f.id)} className="break">{f.target_url}</Link>{' '}
+                    <StatusBadge status={f.status} />{' '}
+                    <span className="hint">
+                      {f.failed_last_hour} failed attempts in the last hour{f.disabled_reason ? ` — ${f.disabled_reason}` : ''}
+                    </span>{' '}
+                    <Link to={paths.deliveriesWhere({ subscription_id: f.id, status: 'failed,retrying' })}>See its failures</Link>
+                  </li>
                 ))}
-            </section>
-          </div>
+              </ul>
+            )}
+          </section>
         </>
       )}
       <LiveTail title="Live tail of attempts" />
-    </div>
-  );
-}
-
-function Stat({ label, value, tone }: { label: string; value: number | string; tone?: 'bad' }) {
-  return (
-    <div className={`stat ${tone ? `stat-${tone}` : ''}`}>
-      <span className="stat-value">{value}</span>
-      <span className="stat-label">{label}</span>
     </div>
   );
 }

@@ -1,3 +1,4 @@
+import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import type { SubscriptionWithSecret } from '../api/types';
@@ -6,12 +7,14 @@ import { ErrorMessage, Loading } from '../components/Feedback';
 import { SecretDialog } from '../components/SecretDialog';
 import { SubscriptionForm } from '../components/SubscriptionForm';
 import { toCreateBody, toReplaceBody } from '../components/subscriptionFormModel';
-import { useResource } from '../hooks';
+import { describeError } from '../api/client';
+import { keys, useSubscription } from '../api/queries';
 import { paths } from '../paths';
 
 export function NewSubscriptionPage() {
   const client = useApi();
   const navigate = useNavigate();
+  const qc = useQueryClient();
   const [created, setCreated] = useState<SubscriptionWithSecret | null>(null);
 
   return (
@@ -20,7 +23,10 @@ export function NewSubscriptionPage() {
       <h1>New subscription</h1>
       <SubscriptionForm
         submitLabel="Create subscription"
-        onSubmit={async (values) => setCreated(await client.createSubscription(toCreateBody(values)))}
+        onSubmit={async (values) => {
+          setCreated(await client.createSubscription(toCreateBody(values)));
+          void qc.invalidateQueries({ queryKey: ['subscriptions'] });
+        }}
         onCancel={() => navigate(paths.subscriptions)}
       />
       {created && (
@@ -42,7 +48,8 @@ export function EditSubscriptionPage() {
   const { id = '' } = useParams();
   const client = useApi();
   const navigate = useNavigate();
-  const sub = useResource(() => client.getSubscription(id), id);
+  const qc = useQueryClient();
+  const sub = useSubscription(id);
 
   return (
     <div className="page narrow">
@@ -50,14 +57,15 @@ export function EditSubscriptionPage() {
         <Link to={paths.subscriptions}>Subscriptions</Link> / <Link to={paths.subscription(id)}>{sub.data?.target_url ?? id}</Link> /
       </p>
       <h1>Edit subscription</h1>
-      {sub.loading && <Loading what="Loading subscription" />}
-      <ErrorMessage error={sub.error} onRetry={() => sub.reload()} />
-      {sub.data && !sub.loading && (
+      {sub.isPending && <Loading what="Loading subscription" />}
+      <ErrorMessage error={sub.error ? describeError(sub.error) : null} onRetry={() => sub.refetch()} />
+      {sub.data && (
         <SubscriptionForm
           initial={sub.data}
           submitLabel="Save changes"
           onSubmit={async (values) => {
-            await client.replaceSubscription(id, toReplaceBody(values));
+            qc.setQueryData(keys.subscription(id), await client.replaceSubscription(id, toReplaceBody(values)));
+            void qc.invalidateQueries({ queryKey: ['subscriptions'] });
             navigate(paths.subscription(id), { state: { notice: 'Changes saved.' } });
           }}
           onCancel={() => navigate(paths.subscription(id))}

@@ -1,9 +1,18 @@
-import { useState, type ReactNode } from 'react';
+/**
+ * One subscription: its settings (a null timeout reads "server default"), actions, health
+ * over a chosen range with charts, its deliveries (updated in place by the live tail), and
+ * recover-since.
+ */
+import { useQueryClient } from '@tanstack/react-query';
+import { lazy, Suspense, useState, type ReactNode } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { describeError } from '../api/client';
+import { keys, useSubscription, useSubscriptionStats } from '../api/queries';
 import type { Subscription, SubscriptionWithSecret } from '../api/types';
 import { useApi } from '../authContext';
 import { ErrorMessage, Loading, Notice } from '../components/Feedback';
+import { HealthFacts } from '../components/HealthCells';
+import { Id } from '../components/Id';
 import { KeyValueTable } from '../components/KeyValueTable';
 import { LiveTail } from '../components/LiveTail';
 import { ConfirmDialog } from '../components/Modal';
@@ -12,24 +21,75 @@ import { SecretDialog } from '../components/SecretDialog';
 import { StatusBadge } from '../components/StatusBadge';
 import { SubscriptionDeliveries } from '../components/SubscriptionDeliveries';
 import { Time } from '../components/Time';
+import { TimeRangePicker } from '../components/TimeRangePicker';
 import { taskIds } from '../format';
-import { useResource } from '../hooks';
+import { timeoutText } from '../health';
 import { paths } from '../paths';
+import { describeRange, rangeFromParams, rangeParams } from '../timeRange';
+import { useParamState } from '../urlState';
+
+const HealthChart = lazy(() => import('../components/HealthChart'));
 
 type Dialog = 'delete' | 'rotate' | null;
+
+function Details({ s }: { s: Subscription }) {
+  return (
+    <section className="card" aria-labelledby="details-title">
+      <h2 id="details-title">Details</h2>
+      <dl className="facts">
+        <div className="wide"><dt>Id</dt><dd><Id value={s.id} full /></dd></div>
+        <div><dt>Event types</dt><dd className="mono">{s.event_types.length ? s.event_types.join(', ') : 'all events'}</dd></div>
+        <div><dt>Description</dt><dd>{s.description || '—'}</dd></div>
+        <div><dt>Rate limit</dt><dd>{s.rate_limit_per_second == null ? 'none' : `${s.rate_limit_per_second} / s`}</dd></div>
+        <div><dt>Max in flight</dt><dd>{s.max_in_flight}</dd></div>
+        <div><dt>Timeout</dt><dd data-testid="timeout">{timeoutText(s.timeout_ms)}</dd></div>
+        <div><dt>Ingest needs a signature</dt><dd>{s.requires_signature ? 'yes' : 'no (API key)'}</dd></div>
+        <div><dt>Created</dt><dd><Time value={s.created_at} /></dd></div>
+        <div><dt>Updated</dt><dd><Time value={s.updated_at} /></dd></div>
+      </dl>
+      <KeyValueTable values={s.headers} caption="Extra request headers" />
+    </section>
+  );
+}
+
+function Health({ id }: { id: string }) {
+  const { params, patch } = useParamState();
+  const range = rangeFromParams(params, { preset: '24h' }, 'stats_');
+  const stats = useSubscriptionStats(id, range);
+  return (
+    <section className="card" aria-labelledby="health-title">
+      <div className="card-head">
+        <h2 id="health-title">Health</h2>
+        <TimeRangePicker value={range} onChange={(r) => patch(rangeParams(r, 'stats_'), { keepPage: true })} id="stats-range" />
+      </div>
+      <p className="hint">Over {describeRange(range)}. First-try success counts first attempts; eventual success counts finished deliveries, retries included.</p>
+      <ErrorMessage error={stats.error ? describeError(stats.error) : null} onRetry={() => stats.refetch()} />
+      {stats.isPending && <Loading what="Loading health" />}
+      {stats.data && (
+        <>
+          <HealthFacts h={stats.data.health} />
+          <Suspense fallback={<Loading what="Drawing charts" />}>
+            <HealthChart series={stats.data.series} />
+          </Suspense>
+        </>
+      )}
+    </section>
+  );
+}
 
 export function SubscriptionPage() {
   const { id = '' } = useParams();
   const client = useApi();
+  const qc = useQueryClient();
   const navigate = useNavigate();
   const location = useLocation();
-  const sub = useResource(() => client.getSubscription(id), id);
+  const sub = useSubscription(id);
   const [notice, setNotice] = useState<ReactNode>((location.state as { notice?: string } | null)?.notice ?? null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [dialog, setDialog] = useState<Dialog>(null);
   const [rotated, setRotated] = useState<SubscriptionWithSecret | null>(null);
-  const [refreshSignal, setRefreshSignal] = useState(0);
+  const [unseen, setUnseen] = useState(0);
 
   async function act(run: () => Promise<void>) {
     setBusy(true);
@@ -50,13 +110,14 @@ export function SubscriptionPage() {
       <div className="page">
         <p className="crumbs"><Link to={paths.subscriptions}>Subscriptions</Link> /</p>
         <h1>Subscription</h1>
-        {sub.loading && <Loading what="Loading subscription" />}
-        <ErrorMessage error={sub.error} onRetry={() => sub.reload()} />
+        {sub.isPending && <Loading what="Loading subscription" />}
+        <ErrorMessage error={sub.error ? describeError(sub.error) : null} onRetry={() => sub.refetch()} />
       </div>
     );
   }
 
-  const update = (next: Subscription) => sub.setData(next);
+  const update = (next: Subscription) => qc.setQueryData(keys.subscription(id), next);
+  const refreshDeliveries = () => void qc.invalidateQueries({ queryKey: ['deliveries'] });
 
   return (
     <div className="page">
@@ -69,9 +130,7 @@ export function SubscriptionPage() {
       {notice && <Notice onDismiss={() => setNotice(null)}>{notice}</Notice>}
       <ErrorMessage error={actionError} />
       <div className="toolbar" role="group" aria-label="Subscription actions">
-        <Link to={paths.editSubscription(s.id)} className="button">
-          Edit
-        </Link>
+        <Link to={paths.editSubscription(s.id)} className="button">Edit</Link>
         {s.status === 'active' ? (
           <button type="button" disabled={busy} onClick={() => act(async () => { update(await client.pauseSubscription(s.id)); setNotice('Paused: new deliveries are held until you resume.'); })}>
             Pause
@@ -87,50 +146,38 @@ export function SubscriptionPage() {
           onClick={() =>
             act(async () => {
               const r = await client.sendTestEvent(s.id);
-              const ids = r.delivery_id ? [r.delivery_id] : taskIds(r.task_id);
+              const ids = r.delivery_id ? [r.delivery_id] : taskIds(r.task_id as unknown as string | string[]);
               setNotice(
                 r.status === 'filtered' ? (
                   'The test event was accepted but filtered: this subscription does not take courier.test events.'
                 ) : (
                   <>
-                    Test event sent.{' '}
-                    {ids[0] && <Link to={paths.delivery(ids[0])}>Open its delivery</Link>}
+                    Test event sent. {ids[0] && <Link to={paths.delivery(ids[0])}>Open its delivery</Link>}
                   </>
                 ),
               );
-              setRefreshSignal((n) => n + 1);
+              refreshDeliveries();
             })
           }
         >
           Send test event
         </button>
-        <button type="button" disabled={busy} onClick={() => setDialog('rotate')}>
-          Rotate secret
-        </button>
-        <button type="button" className="danger" disabled={busy} onClick={() => setDialog('delete')}>
-          Delete
-        </button>
+        <button type="button" disabled={busy} onClick={() => setDialog('rotate')}>Rotate secret</button>
+        <Link to={paths.deliveriesWhere({ subscription_id: s.id })} className="button">Open in explorer</Link>
+        <button type="button" className="danger" disabled={busy} onClick={() => setDialog('delete')}>Delete</button>
       </div>
 
-      <section className="card" aria-labelledby="details-title">
-        <h2 id="details-title">Details</h2>
-        <dl className="facts">
-          <div><dt>Id</dt><dd className="mono">{s.id}</dd></div>
-          <div><dt>Event types</dt><dd className="mono">{s.event_types.length ? s.event_types.join(', ') : 'all events'}</dd></div>
-          <div><dt>Description</dt><dd>{s.description || '—'}</dd></div>
-          <div><dt>Rate limit</dt><dd>{s.rate_limit_per_second === null ? 'none' : `${s.rate_limit_per_second} / s`}</dd></div>
-          <div><dt>Max in flight</dt><dd>{s.max_in_flight}</dd></div>
-          <div><dt>Timeout</dt><dd>{s.timeout_ms} ms</dd></div>
-          <div><dt>Ingest needs a signature</dt><dd>{s.requires_signature ? 'yes' : 'no (API key)'}</dd></div>
-          <div><dt>Created</dt><dd><Time value={s.created_at} /></dd></div>
-          <div><dt>Updated</dt><dd><Time value={s.updated_at} /></dd></div>
-        </dl>
-        <KeyValueTable values={s.headers} caption="Extra request headers" />
-      </section>
-
-      <SubscriptionDeliveries subscriptionId={s.id} refreshSignal={refreshSignal} />
-      <RecoverForm subscriptionId={s.id} onRecovered={() => setRefreshSignal((n) => n + 1)} />
-      <LiveTail subscriptionId={s.id} title="Live attempts for this subscription" onAttempt={() => setRefreshSignal((n) => n + 1)} />
+      <Details s={s} />
+      <Health id={s.id} />
+      <SubscriptionDeliveries subscriptionId={s.id} unseen={unseen} onShowNew={() => setUnseen(0)} />
+      <RecoverForm subscriptionId={s.id} onRecovered={refreshDeliveries} />
+      <LiveTail
+        subscriptionId={s.id}
+        title="Live attempts for this subscription"
+        onAttempt={(e, known) => {
+          if (!known && e.attempt.attempt_number === 1) setUnseen((n) => n + 1);
+        }}
+      />
 
       {dialog === 'delete' && (
         <ConfirmDialog
@@ -143,6 +190,9 @@ export function SubscriptionPage() {
           onConfirm={() =>
             act(async () => {
               await client.deleteSubscription(s.id);
+              // Its own cached copy stays until this page unmounts: dropping it now would make
+              // the still-mounted page fetch it again and get a 404.
+              void qc.invalidateQueries({ queryKey: ['subscriptions'] });
               navigate(paths.subscriptions, { replace: true });
             })
           }

@@ -1,8 +1,10 @@
 /** Test helpers: a fake `fetch` answering by route, and the app rendered at a path. */
+import { QueryClientProvider } from '@tanstack/react-query';
 import { render } from '@testing-library/react';
 import { MemoryRouter } from 'react-router';
 import { vi } from 'vitest';
 import { AppRoutes } from '../App';
+import { makeQueryClient } from '../api/queries';
 import { AuthProvider } from '../auth';
 
 export interface FakeResponse {
@@ -33,11 +35,15 @@ export function fakeFetch(handler: Handler) {
 }
 
 export function renderApp(path: string, fetchImpl: typeof fetch) {
+  const queryClient = makeQueryClient();
+  queryClient.setDefaultOptions({ queries: { ...queryClient.getDefaultOptions().queries, retry: false } });
   return render(
     <MemoryRouter initialEntries={[path]}>
-      <AuthProvider fetchImpl={fetchImpl}>
-        <AppRoutes />
-      </AuthProvider>
+      <QueryClientProvider client={queryClient}>
+        <AuthProvider fetchImpl={fetchImpl} onSignOut={() => queryClient.clear()}>
+          <AppRoutes />
+        </AuthProvider>
+      </QueryClientProvider>
     </MemoryRouter>,
   );
 }
@@ -68,6 +74,7 @@ export function emptyOverview() {
   return {
     per_minute: [],
     pending_retries: 0,
+    queued: 0,
     subscriptions: { active: 0, paused: 0, disabled: 0 },
     failing_subscriptions: [],
   };
