@@ -24,7 +24,7 @@ use crate::routes::{
         subscriptions::replace_subscription, subscriptions::patch_subscription, subscriptions::delete_subscription,
         subscriptions::pause_subscription, subscriptions::resume_subscription, subscriptions::rotate_secret,
         ingest::send_test_event, ingest::ingest_raw, ingest::ingest_envelope, ingest::ingest_fanout,
-        deliveries::get_delivery, deliveries::list_deliveries, deliveries::retry_delivery, deliveries::recover,
+        deliveries::get_delivery, deliveries::list_deliveries, deliveries::retry_delivery, deliveries::skip_delivery, deliveries::recover,
         deliveries::get_message, deliveries::list_application_deliveries, stream::stream_attempts, stats::overview, crate::observability::render,
         applications::create_application, applications::list_applications, applications::get_application,
         applications::patch_application, applications::delete_application,

@@ -28,6 +28,7 @@ const SCOPED: &[&str] = &[
     "/subscriptions/{id}/recover",
     "/deliveries/{task_id}",
     "/deliveries/{task_id}/retry",
+    "/deliveries/{task_id}/skip",
     "/messages/{id}",
     "/events",
     "/stream",

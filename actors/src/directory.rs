@@ -20,6 +20,7 @@ use crate::cache::SubscriptionCache;
 use crate::db::changes;
 use crate::db::subscriptions::{self, SubscriptionRow};
 use crate::domain::EventType;
+use crate::filter::Filter;
 
 /// Changes read per round trip while catching up.
 const CATCH_UP_PAGE: i64 = 1_000;
@@ -27,6 +28,8 @@ const CATCH_UP_PAGE: i64 = 1_000;
 #[derive(Default)]
 struct Inner {
     rows: HashMap<Uuid, Arc<SubscriptionRow>>,
+    /// Content filters, compiled once per version.
+    filters: HashMap<Uuid, Arc<Filter>>,
     /// Each application's fan-out index.
     apps: HashMap<Uuid, Index>,
     /// The last change applied.
@@ -65,6 +68,11 @@ impl Directory {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// A subscription's compiled content filter, when it has one.
+    pub fn content_filter(&self, id: Uuid) -> Option<Arc<Filter>> {
+        self.read().filters.get(&id).cloned()
     }
 
     /// The last change this directory has applied.
@@ -227,6 +235,18 @@ async fn pruned(db: &PgPool, seq: i64) -> Result<bool, sqlx::Error> {
 
 impl Inner {
     fn index(&mut self, row: &SubscriptionRow) {
+        if let Some(raw) = &row.filter {
+            match Filter::parse(&raw.0) {
+                Ok(f) => {
+                    self.filters.insert(row.id, Arc::new(f));
+                }
+                // Validated when stored: a filter that no longer parses delivers everything
+                // rather than dropping events.
+                Err(e) => {
+                    tracing::warn!(id = %row.id, error = %e, "stored filter does not parse; ignored")
+                }
+            }
+        }
         let index = self.apps.entry(row.application_id).or_default();
         if row.event_types.is_empty() {
             index.all.insert(row.id);
@@ -247,6 +267,7 @@ impl Inner {
     }
 
     fn unindex(&mut self, id: Uuid) {
+        self.filters.remove(&id);
         let Some(old) = self.rows.get(&id).cloned() else {
             return;
         };
@@ -287,6 +308,8 @@ mod tests {
             description: None,
             headers: Json(Default::default()),
             headers_sealed: None,
+            filter: None,
+            retry_schedule_ms: None,
             rate_limit_per_second: None,
             max_in_flight: 1,
             timeout_ms: None,

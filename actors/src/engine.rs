@@ -195,6 +195,7 @@ impl EngineDeps {
                 attempts_made: 0,
                 attempt_base: 0,
                 due_ms: now_ms,
+                ordering_key: message.ordering_key.clone(),
             })
             .collect();
         if let (false, Some(sup)) = (jobs.is_empty(), self.supervisor.get()) {
@@ -435,9 +436,25 @@ impl Engine {
                 subscription_id,
                 deliveries,
                 force: true,
+                from_peer: false,
             });
         }
         Ok(rows)
+    }
+
+    /// Ends an unfinished delivery ("skipped by operator"), releasing its ordering key at
+    /// once. Returns whether it was unfinished.
+    pub async fn skip(&self, id: Uuid) -> Result<bool, sqlx::Error> {
+        let Some(subscription_id) = deliveries::skip(&self.deps.db, id).await? else {
+            return Ok(false);
+        };
+        self.supervisor.do_send(Enqueue {
+            subscription_id,
+            deliveries: vec![(id, Utc::now().timestamp_millis())],
+            force: true,
+            from_peer: false,
+        });
+        Ok(true)
     }
 
     /// Re-queues every failed delivery of a subscription created since `since`.
@@ -508,6 +525,8 @@ async fn keep_ops_webhook(deps: Arc<EngineDeps>) {
         rate_limit_per_second: None,
         max_in_flight: 4,
         timeout_ms: None,
+        filter: None,
+        retry_schedule: None,
     };
     match lifecycle::ensure_managed(&deps.db, &deps.keyring, OPS_APP_ID, &spec).await {
         Ok(Some(c)) => {

@@ -46,6 +46,9 @@ pub struct Work {
     pub jobs: Vec<WireJob>,
     #[serde(default)]
     pub backfill: Vec<Uuid>,
+    /// `(subscription, delivery)` an operator asked for now (retry, recover, skip).
+    #[serde(default)]
+    pub requeue: Vec<(Uuid, Uuid)>,
 }
 
 /// A [`DeliveryJob`] on the wire.
@@ -59,6 +62,8 @@ pub struct WireJob {
     pub attempts_made: i32,
     pub attempt_base: i32,
     pub due_ms: i64,
+    #[serde(default)]
+    pub ordering_key: Option<String>,
 }
 
 impl From<&DeliveryJob> for WireJob {
@@ -72,6 +77,7 @@ impl From<&DeliveryJob> for WireJob {
             attempts_made: j.attempts_made,
             attempt_base: j.attempt_base,
             due_ms: j.due_ms,
+            ordering_key: j.ordering_key.as_deref().map(str::to_owned),
         }
     }
 }
@@ -87,6 +93,7 @@ impl From<WireJob> for DeliveryJob {
             attempts_made: j.attempts_made,
             attempt_base: j.attempt_base,
             due_ms: j.due_ms,
+            ordering_key: j.ordering_key.map(Arc::from),
         }
     }
 }
@@ -229,6 +236,15 @@ fn take_work(supervisor: &Addr<Supervisor>, payload: &str) {
     if !work.jobs.is_empty() {
         supervisor.do_send(Dispatch {
             jobs: work.jobs.into_iter().map(DeliveryJob::from).collect(),
+            from_peer: true,
+        });
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    for (subscription_id, id) in work.requeue {
+        supervisor.do_send(crate::messages::Enqueue {
+            subscription_id,
+            deliveries: vec![(id, now)],
+            force: true,
             from_peer: true,
         });
     }

@@ -19,4 +19,7 @@ pub struct DeliveryJob {
     pub attempt_base: i32,
     /// When it is due, in epoch milliseconds.
     pub due_ms: i64,
+    /// Its ordering key: it goes only once every earlier delivery of the key to this
+    /// subscription has finished.
+    pub ordering_key: Option<Arc<str>>,
 }

@@ -30,6 +30,7 @@ pub mod directory;
 pub mod domain;
 pub mod engine;
 pub mod feed;
+pub mod filter;
 pub mod headers;
 pub mod job;
 pub mod lifecycle;

@@ -32,8 +32,11 @@ pub struct Enqueue {
     pub subscription_id: Uuid,
     /// `(delivery id, due time in epoch ms)`.
     pub deliveries: Vec<(Uuid, i64)>,
-    /// An operator asked (manual retry, recover): a waiting retry is brought forward.
+    /// An operator asked (manual retry, recover, skip): a waiting retry is brought forward,
+    /// and a node that does not hold the shard hands it to the one that does.
     pub force: bool,
+    /// Handed over by another node already (never passed on again).
+    pub from_peer: bool,
 }
 
 /// Postgres holds due deliveries of these subscriptions that may not be in memory (the

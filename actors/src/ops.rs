@@ -137,6 +137,7 @@ pub fn message(
             event_type: Arc::from(event_type.as_str()),
             payload: Arc::from(payload.to_string()),
             subscription_id: None,
+            ordering_key: None,
         },
         targets: targets
             .iter()

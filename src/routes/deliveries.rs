@@ -27,6 +27,7 @@ pub fn configure(prefix: &'static str) -> impl Fn(&mut web::ServiceConfig) {
         cfg.at(&p("/deliveries/{id}"), web::get().to(get_delivery))
             .at(&p("/webhooks/status/{id}"), web::get().to(get_delivery))
             .at(&p("/deliveries/{id}/retry"), web::post().to(retry_delivery))
+            .at(&p("/deliveries/{id}/skip"), web::post().to(skip_delivery))
             .at(
                 &p("/subscriptions/{id}/deliveries"),
                 web::get().to(list_deliveries),
@@ -206,6 +207,32 @@ pub async fn retry_delivery(
         return Err(ApiError::Conflict(
             "the delivery's subscription was deleted".into(),
         ));
+    }
+    Ok(HttpResponse::Accepted().json(one_delivery(&state, &tenant, id).await?))
+}
+
+/// Ends a delivery that is not finished as `failed` ("skipped by operator") and releases
+/// its ordering key at once: the key's next delivery goes.
+#[utoipa::path(post, path = "/deliveries/{task_id}/skip", tag = "deliveries", security(("api_key" = [])),
+    params(("task_id" = Uuid, Path, description = "Delivery (task) id")),
+    responses((status = 202, description = "Skipped; the delivery as it is now", body = DeliveryView),
+        (status = 404, description = "No such delivery, or not this tenant's", body = ErrorBody),
+        (status = 409, description = "The delivery is already finished", body = ErrorBody)))]
+pub async fn skip_delivery(
+    tenant: Tenant,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id(&req, "id")?;
+    let row = db::get(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    tenant.check(row.application_id, "delivery")?;
+    if !state.engine.skip(id).await? {
+        return Err(ApiError::Conflict(format!(
+            "the delivery is already {}; only an unfinished one can be skipped",
+            row.status
+        )));
     }
     Ok(HttpResponse::Accepted().json(one_delivery(&state, &tenant, id).await?))
 }

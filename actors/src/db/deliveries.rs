@@ -165,19 +165,31 @@ pub async fn payloads_for(
         .await
 }
 
-type JobRow = (
-    Uuid,
-    Uuid,
-    Uuid,
-    String,
-    String,
-    i32,
-    i32,
-    Option<DateTime<Utc>>,
-);
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: Uuid,
+    message_id: Uuid,
+    subscription_id: Uuid,
+    event_type: String,
+    payload: String,
+    attempt_count: i32,
+    attempt_base: i32,
+    next_attempt_at: Option<DateTime<Utc>>,
+    ordering_key: Option<String>,
+}
 
 fn job(row: JobRow) -> DeliveryJob {
-    let (id, message_id, subscription_id, event_type, payload, count, base, due) = row;
+    let JobRow {
+        id,
+        message_id,
+        subscription_id,
+        event_type,
+        payload,
+        attempt_count: count,
+        attempt_base: base,
+        next_attempt_at: due,
+        ordering_key,
+    } = row;
     DeliveryJob {
         delivery_id: id,
         message_id,
@@ -187,12 +199,13 @@ fn job(row: JobRow) -> DeliveryJob {
         attempts_made: count,
         attempt_base: base,
         due_ms: due.map_or(0, |d| d.timestamp_millis()),
+        ordering_key: ordering_key.map(Arc::from),
     }
 }
 
 crate::statement!(
-    LOAD_JOBS = "SELECT d.id, d.message_id, d.subscription_id, d.event_type, m.payload::text, \
-     d.attempt_count, d.attempt_base, d.next_attempt_at FROM deliveries d \
+    LOAD_JOBS = "SELECT d.id, d.message_id, d.subscription_id, d.event_type, m.payload::text AS payload, \
+     d.attempt_count, d.attempt_base, d.next_attempt_at, d.ordering_key FROM deliveries d \
      JOIN messages m ON m.id = d.message_id WHERE d.id = ANY($1) AND d.status IN {DUE}"
 );
 
@@ -206,8 +219,8 @@ pub async fn load_jobs(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<DeliveryJob>, 
 }
 
 crate::statement!(
-    PAGE_DUE = "SELECT d.id, d.message_id, d.subscription_id, d.event_type, m.payload::text, \
-     d.attempt_count, d.attempt_base, d.next_attempt_at FROM deliveries d \
+    PAGE_DUE = "SELECT d.id, d.message_id, d.subscription_id, d.event_type, m.payload::text AS payload, \
+     d.attempt_count, d.attempt_base, d.next_attempt_at, d.ordering_key FROM deliveries d \
      JOIN messages m ON m.id = d.message_id \
      WHERE d.subscription_id = $1 AND d.status IN {DUE} AND d.next_attempt_at <= $2 \
      AND ($3::timestamptz IS NULL OR (d.next_attempt_at, d.id) > ($3, $4)) \
@@ -235,8 +248,49 @@ pub async fn page_due(
         .bind(limit)
         .fetch_all(pool)
         .await?;
-    let next = rows.last().and_then(|r| Some((r.7?, r.0)));
+    let next = rows.last().and_then(|r| Some((r.next_attempt_at?, r.id)));
     Ok((rows.into_iter().map(job).collect(), next))
+}
+
+crate::statement!(
+    ORDERING_HEADS = "SELECT DISTINCT ON (d.ordering_key) d.id, d.message_id, d.subscription_id, \
+     d.event_type, m.payload::text AS payload, d.attempt_count, d.attempt_base, d.next_attempt_at, \
+     d.ordering_key, d.status FROM deliveries d JOIN messages m ON m.id = d.message_id \
+     WHERE d.subscription_id = $1 AND d.ordering_key = ANY($2) AND d.status IN {UNFINISHED} \
+     ORDER BY d.ordering_key, d.id"
+);
+
+/// One key's head: its oldest unfinished delivery, with the job when it may be sent
+/// (pending or retrying; `None` while held).
+pub type Head = (String, Uuid, Option<DeliveryJob>);
+
+/// The head of each of `keys` for a subscription; keys without unfinished deliveries are
+/// absent.
+pub async fn ordering_heads(
+    pool: &PgPool,
+    subscription_id: Uuid,
+    keys: &[String],
+) -> Result<Vec<Head>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Head {
+        #[sqlx(flatten)]
+        job: JobRow,
+        status: String,
+    }
+    let rows: Vec<Head> = sqlx::query_as(ORDERING_HEADS.as_str())
+        .bind(subscription_id)
+        .bind(keys)
+        .fetch_all(pool)
+        .await?;
+    let due = |s: &str| DeliveryStatus::DUE.iter().any(|d| d.as_str() == s);
+    Ok(rows
+        .into_iter()
+        .map(|h| {
+            let key = h.job.ordering_key.clone().unwrap_or_default();
+            let id = h.job.id;
+            (key, id, due(&h.status).then(|| job(h.job)))
+        })
+        .collect())
 }
 
 crate::statement!(
@@ -380,4 +434,19 @@ pub async fn recorded_attempts(
     .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
     .fetch_all(pool)
     .await
+}
+
+crate::statement!(
+    SKIP = "UPDATE deliveries SET status = {failed}, last_error = 'skipped by operator', \
+     next_attempt_at = NULL, updated_at = now() WHERE id = $1 AND status IN {UNFINISHED} \
+     RETURNING subscription_id"
+);
+
+/// Ends an unfinished delivery as failed ("skipped by operator"), releasing its ordering
+/// key; returns its subscription, or `None` when it was not unfinished.
+pub async fn skip(pool: &PgPool, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(SKIP.as_str())
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }

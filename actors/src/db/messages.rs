@@ -28,6 +28,8 @@ pub struct NewMessage {
     pub event_type: Arc<str>,
     pub payload: Arc<str>,
     pub subscription_id: Option<Uuid>,
+    /// Deliveries with the same key to one subscription go one after another.
+    pub ordering_key: Option<Arc<str>>,
 }
 
 /// A subscription an ingest addresses; `wanted` is false when its filter refuses the event
@@ -241,6 +243,10 @@ async fn insert_messages_and_deliveries(
     let d_ids: Vec<Uuid> = rows.iter().map(|(_, d)| d.id).collect();
     let d_messages: Vec<Uuid> = rows.iter().map(|(i, _)| i.message.id).collect();
     let d_apps: Vec<Uuid> = rows.iter().map(|(i, _)| i.message.application_id).collect();
+    let d_keys: Vec<Option<&str>> = rows
+        .iter()
+        .map(|(i, _)| i.message.ordering_key.as_deref())
+        .collect();
     let d_subs: Vec<Uuid> = rows.iter().map(|(_, d)| d.subscription_id).collect();
     let d_types: Vec<&str> = rows.iter().map(|(i, _)| &*i.message.event_type).collect();
     let d_statuses: Vec<&str> = rows.iter().map(|(_, d)| d.status.as_str()).collect();
@@ -252,8 +258,10 @@ async fn insert_messages_and_deliveries(
         "WITH m AS (INSERT INTO messages (id, application_id, event_type, payload, subscription_id) \
            SELECT id, app, et, p::json, sid FROM UNNEST($1::uuid[], $11::uuid[], $2::text[], $3::text[], $4::uuid[]) \
            AS t(id, app, et, p, sid)) \
-         INSERT INTO deliveries (id, message_id, subscription_id, event_type, status, next_attempt_at, application_id) \
-         SELECT * FROM UNNEST($5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::timestamptz[], $12::uuid[])",
+         INSERT INTO deliveries (id, message_id, subscription_id, event_type, status, next_attempt_at, \
+           application_id, ordering_key) \
+         SELECT * FROM UNNEST($5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::text[], \
+           $10::timestamptz[], $12::uuid[], $13::text[])",
     )
     .bind(&ids)
     .bind(&types)
@@ -267,6 +275,7 @@ async fn insert_messages_and_deliveries(
     .bind(&d_due)
     .bind(&apps)
     .bind(&d_apps)
+    .bind(&d_keys)
     .execute(&mut **tx)
     .await?;
     Ok(())

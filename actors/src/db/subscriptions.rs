@@ -40,6 +40,10 @@ pub struct SubscriptionRow {
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub requires_signature: bool,
+    /// The content filter (validated JSON; compiled by the directory).
+    pub filter: Option<Json<serde_json::Value>>,
+    /// Its own retry delays in milliseconds (`None`: the server's schedule).
+    pub retry_schedule_ms: Option<Vec<i32>>,
     /// Bumped by every change; the directory keeps the highest it has seen.
     pub version: i64,
     /// Which shard (and so which node's lease) it is delivered under.
@@ -51,6 +55,17 @@ pub struct SubscriptionRow {
 impl SubscriptionRow {
     pub fn filter(&self) -> EventFilter {
         EventFilter::from_stored(self.event_types.clone())
+    }
+
+    /// Its own retry schedule, when it has one.
+    pub fn retry_schedule(&self) -> Option<crate::retry::RetrySchedule> {
+        self.retry_schedule_ms.as_ref().map(|ms| {
+            crate::retry::RetrySchedule::from_delays(
+                ms.iter()
+                    .map(|m| std::time::Duration::from_millis(u64::try_from(*m).unwrap_or(0)))
+                    .collect(),
+            )
+        })
     }
 
     pub fn status(&self) -> SubscriptionStatus {
@@ -95,6 +110,10 @@ pub struct SubscriptionSpec {
     pub rate_limit_per_second: Option<i32>,
     pub max_in_flight: i32,
     pub timeout_ms: Option<i32>,
+    /// A validated content filter ([`crate::filter`]).
+    pub filter: Option<serde_json::Value>,
+    /// Its own retry schedule.
+    pub retry_schedule: Option<crate::retry::RetrySchedule>,
 }
 
 impl SubscriptionSpec {
@@ -108,7 +127,18 @@ impl SubscriptionSpec {
             rate_limit_per_second: row.rate_limit_per_second,
             max_in_flight: row.max_in_flight,
             timeout_ms: row.timeout_ms,
+            filter: row.filter.as_ref().map(|f| f.0.clone()),
+            retry_schedule: row.retry_schedule(),
         }
+    }
+
+    fn retry_schedule_ms(&self) -> Option<Vec<i32>> {
+        self.retry_schedule.as_ref().map(|s| {
+            s.steps()
+                .iter()
+                .map(|d| i32::try_from(d.as_millis()).unwrap_or(i32::MAX))
+                .collect()
+        })
     }
 }
 
@@ -117,7 +147,8 @@ macro_rules! columns {
     () => {
         "id, application_id, target_url, event_types, description, headers, headers_sealed, \
     rate_limit_per_second, max_in_flight, timeout_ms, status, disabled_reason, secret, previous_secret, \
-    previous_secret_expires_at, requires_signature, version, shard, created_at, updated_at"
+    previous_secret_expires_at, requires_signature, filter, retry_schedule_ms, version, shard, \
+    created_at, updated_at"
     };
 }
 
@@ -138,8 +169,8 @@ pub async fn insert(
     let sql = concat!(
         "INSERT INTO subscriptions (id, application_id, target_url, event_types, description, \
          headers, headers_sealed, rate_limit_per_second, max_in_flight, timeout_ms, secret, \
-         requires_signature, shard) \
-         VALUES ($1, $2, $3, $4, $5, '{}'::jsonb, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
+         requires_signature, shard, filter, retry_schedule_ms) \
+         VALUES ($1, $2, $3, $4, $5, '{}'::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
         columns!()
     );
     let spec = new.spec;
@@ -156,6 +187,8 @@ pub async fn insert(
         .bind(new.sealed_secret)
         .bind(new.requires_signature)
         .bind(i32::from(crate::domain::shard_of(new.id)))
+        .bind(spec.filter.clone().map(Json))
+        .bind(spec.retry_schedule_ms())
         .fetch_one(&mut **tx)
         .await
 }
@@ -275,7 +308,7 @@ pub async fn update_spec(
     let sql = concat!(
         "UPDATE subscriptions SET target_url = $2, event_types = $3, description = $4, \
          headers = '{}'::jsonb, headers_sealed = $5, rate_limit_per_second = $6, \
-         max_in_flight = $7, timeout_ms = $8, \
+         max_in_flight = $7, timeout_ms = $8, filter = $9, retry_schedule_ms = $10, \
          version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
         columns!()
     );
@@ -288,6 +321,8 @@ pub async fn update_spec(
         .bind(spec.rate_limit_per_second)
         .bind(spec.max_in_flight)
         .bind(spec.timeout_ms)
+        .bind(spec.filter.clone().map(Json))
+        .bind(spec.retry_schedule_ms())
         .fetch_one(&mut **tx)
         .await
 }

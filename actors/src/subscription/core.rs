@@ -23,6 +23,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use uuid::Uuid;
 
+use super::keys::Keys;
 use crate::clock::{Clock, GovernorClock};
 use crate::db::deliveries::PageCursor;
 use crate::db::health::Health;
@@ -59,6 +60,8 @@ pub enum Step {
     Load(Vec<Uuid>),
     /// Read the next page of the backlog after this cursor.
     Page(Option<PageCursor>),
+    /// Read the heads of these ordering keys.
+    Heads(Vec<String>),
     /// A job is ready but a node-wide attempt permit is needed first.
     NeedPermit,
     /// Nothing more now; wake at this instant.
@@ -85,6 +88,8 @@ pub struct Core<C: Clock> {
     cfg: Arc<CoreConfig>,
     active: bool,
     max_in_flight: usize,
+    /// Its own retry schedule, when it has one.
+    schedule: Option<RetrySchedule>,
     rate: Option<i32>,
     limiter: Option<Limiter<C>>,
     /// Due now, payload in hand, in order.
@@ -101,6 +106,8 @@ pub struct Core<C: Clock> {
     attempts_made: HashMap<Uuid, (i32, i32)>,
     /// Postgres may hold due rows not in memory; page from this cursor.
     backlog: Option<Option<PageCursor>>,
+    /// Ordering keys: which delivery each may send.
+    keys: Keys,
     loading: bool,
     paging: bool,
     in_flight: usize,
@@ -117,6 +124,7 @@ impl<C: Clock> Core<C> {
             cfg,
             active: false,
             max_in_flight: 1,
+            schedule: None,
             rate: None,
             ready: VecDeque::new(),
             to_load: VecDeque::new(),
@@ -125,6 +133,7 @@ impl<C: Clock> Core<C> {
             unwritten: HashSet::new(),
             attempts_made: HashMap::new(),
             backlog: None,
+            keys: Keys::default(),
             loading: false,
             paging: false,
             in_flight: 0,
@@ -156,6 +165,7 @@ impl<C: Clock> Core<C> {
         let was_active = self.active;
         self.active = row.status() == SubscriptionStatus::Active;
         self.max_in_flight = usize::try_from(row.max_in_flight).unwrap_or(1).max(1);
+        self.schedule = row.retry_schedule();
         if self.rate != row.rate_limit_per_second || self.limiter.is_none() {
             self.rate = row.rate_limit_per_second;
             self.limiter = limiter(row.rate_limit_per_second, &self.clock);
@@ -200,6 +210,18 @@ impl<C: Clock> Core<C> {
             && self.unwritten.is_empty()
             && !self.loading
             && !self.paging
+            && self.keys.is_idle()
+    }
+
+    /// Whether a job may be held now: not held or unwritten already, and the head of its
+    /// ordering key if it has one.
+    fn admit_job(&mut self, job: &DeliveryJob) -> bool {
+        if let Some(key) = &job.ordering_key
+            && !self.keys.admit(key, job.delivery_id)
+        {
+            return false;
+        }
+        self.admit(job.delivery_id)
     }
 
     fn admit(&mut self, id: Uuid) -> bool {
@@ -217,7 +239,7 @@ impl<C: Clock> Core<C> {
                 self.note_backlog();
                 continue;
             }
-            if self.admit(job.delivery_id) {
+            if self.admit_job(&job) {
                 self.ready.push_back(job);
             }
         }
@@ -260,16 +282,28 @@ impl<C: Clock> Core<C> {
             jobs.into_iter().map(|j| (j.delivery_id, j)).collect();
         for id in ids {
             let remembered = self.attempts_made.remove(&id);
-            match by_id.remove(&id) {
-                Some(mut job) if self.active => {
+            let job = by_id.remove(&id);
+            // Known already (queued by id); a keyed one goes only as its key's head.
+            let allowed = job.as_ref().is_some_and(|j| {
+                self.active
+                    && j.ordering_key
+                        .as_ref()
+                        .is_none_or(|k| self.keys.admit(k, id))
+            });
+            match job {
+                Some(mut job) if allowed => {
                     if let Some((made, base)) = remembered.filter(|(m, _)| *m > job.attempts_made) {
                         job.attempts_made = made;
                         job.attempt_base = base;
                     }
                     self.ready.push_back(job);
                 }
-                _ => {
+                Some(_) => {
                     self.known.remove(&id);
+                }
+                None => {
+                    self.known.remove(&id);
+                    self.keys.vanished(id);
                 }
             }
         }
@@ -287,7 +321,7 @@ impl<C: Clock> Core<C> {
         self.paging = false;
         let full = jobs.len() >= limit;
         for job in jobs {
-            if self.active && self.admit(job.delivery_id) {
+            if self.active && self.admit_job(&job) {
                 self.ready.push_back(job);
             }
         }
@@ -302,12 +336,36 @@ impl<C: Clock> Core<C> {
         self.paging = false;
     }
 
+    /// The heads of `asked` were read: those that may go are queued (or wait for their
+    /// retry time).
+    pub fn heads(&mut self, asked: Vec<String>, found: Vec<crate::db::deliveries::Head>) {
+        let now_ms = self.clock.wall().timestamp_millis();
+        for job in self.keys.heads(asked, found) {
+            if !self.active || !self.admit(job.delivery_id) {
+                continue;
+            }
+            if job.due_ms > now_ms {
+                self.scheduled.insert((job.due_ms, job.delivery_id));
+            } else {
+                self.ready.push_back(job);
+            }
+        }
+    }
+
+    /// Reading heads failed: they are read again.
+    pub fn heads_failed(&mut self, asked: Vec<String>) {
+        self.keys.lookup_failed(asked);
+    }
+
     /// The next step, given whether a node-wide attempt permit is in hand.
     pub fn plan(&mut self, have_permit: bool) -> Step {
         let now = self.clock.now();
         self.promote_due();
         if !self.active {
             return Step::Idle;
+        }
+        if let Some(keys) = self.keys.to_look_up(LOAD_BATCH) {
+            return Step::Heads(keys);
         }
         if self.ready.len() < LOW_WATER {
             if !self.loading && !self.to_load.is_empty() {
@@ -393,15 +451,22 @@ impl<C: Clock> Core<C> {
                 .insert(id, (job.attempts_made + 1, job.attempt_base));
             self.scheduled.insert((at.timestamp_millis(), id));
         }
+        if let Some(key) = &job.ordering_key
+            && decision.status.is_final()
+        {
+            self.keys.finished(key, job.delivery_id);
+        }
         if decision.disable.is_some() {
             self.stop();
         }
         decision
     }
 
-    /// The outcome of `id` is written: a page may show it again without it being resent.
+    /// The outcome of `id` is written: a page may show it again without it being resent,
+    /// and its key (if it was a head) reads its next head.
     pub fn written(&mut self, id: Uuid) {
         self.unwritten.remove(&id);
+        self.keys.written(id);
     }
 
     fn decide(&mut self, job: &DeliveryJob, outcome: &AttemptOutcome) -> Decision {
@@ -480,7 +545,7 @@ impl<C: Clock> Core<C> {
         let made = u32::try_from(job.attempts_made + 1 - job.attempt_base).unwrap_or(u32::MAX);
         let jitter = job_jitter(job);
         next_retry_delay(
-            &self.cfg.retry_schedule,
+            self.schedule.as_ref().unwrap_or(&self.cfg.retry_schedule),
             made,
             jitter,
             FailureHint { retry_after },
@@ -515,6 +580,7 @@ impl<C: Clock> Core<C> {
         self.attempts_made.clear();
         self.known.clear();
         self.backlog = None;
+        self.keys.clear();
     }
 }
 

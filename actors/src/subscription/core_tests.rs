@@ -25,6 +25,8 @@ fn row(max_in_flight: i32, rate: Option<i32>) -> SubscriptionRow {
         description: None,
         headers: Json(Default::default()),
         headers_sealed: None,
+        filter: None,
+        retry_schedule_ms: None,
         rate_limit_per_second: rate,
         max_in_flight,
         timeout_ms: None,
@@ -64,6 +66,7 @@ fn job(sub: Uuid) -> DeliveryJob {
         attempts_made: 0,
         attempt_base: 0,
         due_ms: 0,
+        ordering_key: None,
     }
 }
 

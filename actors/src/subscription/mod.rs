@@ -12,6 +12,7 @@
 //! is lost, or forget a delivery (what it lets go of is in Postgres, due or held).
 
 pub mod core;
+mod keys;
 mod outcome;
 
 use std::sync::Arc;
@@ -110,6 +111,7 @@ impl SubscriptionActor {
                 Step::Send(job) => self.start_attempt(job, ctx),
                 Step::Load(ids) => self.load(ids, ctx),
                 Step::Page(cursor) => self.page(cursor, ctx),
+                Step::Heads(keys) => self.read_heads(keys, ctx),
                 Step::NeedPermit => {
                     self.wait_for_permit(ctx);
                     break;
@@ -197,6 +199,26 @@ impl SubscriptionActor {
                 Err(e) => {
                     tracing::warn!(error = %e, sub = %act.sub.id, "cannot page the backlog; retrying in 1s");
                     act.core.page_failed();
+                    act.arm(ctx, Instant::now() + Duration::from_secs(1));
+                    return;
+                }
+            }
+            act.pump(ctx);
+        }));
+    }
+
+    fn read_heads(&mut self, keys: Vec<String>, ctx: &mut Context<Self>) {
+        let (db, id) = (self.deps.db.clone(), self.sub.id);
+        let fut = async move {
+            let found = deliveries::ordering_heads(&db, id, &keys).await;
+            (found, keys)
+        };
+        ctx.spawn(fut.into_actor(self).map(|(result, keys), act, ctx| {
+            match result {
+                Ok(found) => act.core.heads(keys, found),
+                Err(e) => {
+                    tracing::warn!(error = %e, sub = %act.sub.id, "cannot read ordering heads; retrying in 1s");
+                    act.core.heads_failed(keys);
                     act.arm(ctx, Instant::now() + Duration::from_secs(1));
                     return;
                 }

@@ -162,6 +162,7 @@ impl Supervisor {
                         subscription_id,
                         deliveries,
                         force: false,
+                        from_peer: false,
                     });
                 }
             }

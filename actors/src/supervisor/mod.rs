@@ -94,7 +94,22 @@ impl Supervisor {
     /// Hands jobs of shards held elsewhere to their nodes (best effort: the owner's sweeper
     /// finds anything lost).
     fn hand_over(&self, jobs: Vec<DeliveryJob>, backfill: Vec<Uuid>, ctx: &mut Context<Self>) {
+        self.hand_over_work(jobs, backfill, Vec::new(), ctx);
+    }
+
+    fn hand_over_work(
+        &self,
+        jobs: Vec<DeliveryJob>,
+        backfill: Vec<Uuid>,
+        requeue: Vec<(Uuid, Uuid)>,
+        ctx: &mut Context<Self>,
+    ) {
         let mut by_node: HashMap<String, Work> = HashMap::new();
+        for (sub, id) in requeue {
+            if let Some(node) = self.deps.leases.owner_elsewhere(shard_of(sub)) {
+                by_node.entry(node).or_default().requeue.push((sub, id));
+            }
+        }
         for job in &jobs {
             if let Some(node) = self
                 .deps
@@ -191,7 +206,10 @@ impl Handler<Enqueue> for Supervisor {
         let id = msg.subscription_id;
         match self.actor_for(id, ctx) {
             Some(addr) => addr.do_send(msg),
-            None if msg.force => self.hand_over(Vec::new(), vec![id], ctx),
+            None if msg.force && !msg.from_peer => {
+                let requeue = msg.deliveries.iter().map(|(d, _)| (id, *d)).collect();
+                self.hand_over_work(Vec::new(), Vec::new(), requeue, ctx);
+            }
             None => {}
         }
     }

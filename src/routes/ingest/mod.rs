@@ -10,6 +10,7 @@
 //! filter without its secret.
 
 mod answer;
+mod event;
 mod signature;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use uuid::Uuid;
 
 pub use self::answer::{FanOutDelivery, IngestAccepted, TaskId};
 use self::answer::{Form, respond};
+use self::event::Event;
 use self::signature::{authorize, compact_forms};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::routes::RouteExt;
@@ -50,6 +52,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct IngestQuery {
     /// The event's concrete type, e.g. `order.created`.
     pub event_type: Option<String>,
+    /// Deliveries with the same key to one subscription are made one after another, in
+    /// ingest order (at most 256 bytes; also the `X-Courier-Ordering-Key` header).
+    pub ordering_key: Option<String>,
 }
 
 /// Body of the envelope form and of `/events`.
@@ -59,6 +64,10 @@ pub struct Envelope {
     #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
     pub event_type: Option<String>,
+    /// Deliveries with the same key to one subscription are made one after another, in
+    /// ingest order (at most 256 bytes; also the `X-Courier-Ordering-Key` header).
+    #[serde(default)]
+    pub ordering_key: Option<String>,
 }
 
 /// Per-subscription ingest, the seed's documented form: the raw body is the payload.
@@ -80,7 +89,15 @@ pub async fn ingest_raw(
     authorize(&req, state.engine.keyring(), &sub, &[&body]).await?;
     let event_type = required_event_type(query.event_type.as_deref())?;
     let payload = json_text(&body)?;
-    accept_for(&req, &state, &sub, event_type, payload, false).await
+    let rules = &state.settings.credential_headers;
+    let event = Event::new(
+        &req,
+        rules,
+        event_type,
+        payload,
+        query.ordering_key.as_deref(),
+    )?;
+    accept_for(&req, &state, &sub, event, false).await
 }
 
 /// Per-subscription ingest, the seed's live form: `{payload, event_type}`. The signature may
@@ -109,7 +126,10 @@ pub async fn ingest_envelope(
     let envelope = parse_envelope(&body)?;
     let event_type = required_event_type(envelope.event_type.as_deref())?;
     let payload: Arc<str> = Arc::from(envelope.payload.get());
-    accept_for(&req, &state, &sub, event_type, payload, false).await
+    let rules = &state.settings.credential_headers;
+    let key = envelope.ordering_key.as_deref();
+    let event = Event::new(&req, rules, event_type, payload, key)?;
+    accept_for(&req, &state, &sub, event, false).await
 }
 
 /// Fan-out: one delivery to every subscription whose filter matches. Needs the API key.
@@ -128,24 +148,22 @@ pub async fn ingest_fanout(
     validate_payload(&state, &event_type, envelope.payload.get()).await?;
     let scope = format!("events:{}", tenant.app_id);
     let idempotency = idempotency_key(req.headers())?.map(|k| (scope, k));
-    let targets = state
-        .engine
-        .directory()
-        .matching(tenant.app_id, &event_type)
+    let rules = &state.settings.credential_headers;
+    let payload = Arc::from(envelope.payload.get());
+    let key = envelope.ordering_key.as_deref();
+    let event = Event::new(&req, rules, event_type, payload, key)?;
+    let directory = state.engine.directory();
+    let targets = directory
+        .matching(tenant.app_id, &event.event_type)
         .iter()
         .map(|sub| Target {
             delivery_id: Uuid::now_v7(),
             subscription_id: sub.id,
-            wanted: true,
+            wanted: event.passes(directory.content_filter(sub.id).as_deref()),
         })
         .collect();
     let item = IngestItem {
-        message: new_message(
-            tenant.app_id,
-            event_type,
-            Arc::from(envelope.payload.get()),
-            None,
-        ),
+        message: new_message(tenant.app_id, &event, None),
         targets,
         idempotency,
     };
@@ -183,15 +201,15 @@ pub async fn send_test_event(
         "sent_at": Utc::now().to_rfc3339(),
     });
     let event_type = EventType::parse("courier.test").map_err(ApiError::from)?;
-    accept_for(
+    let rules = &state.settings.credential_headers;
+    let event = Event::new(
         &req,
-        &state,
-        &sub,
+        rules,
         event_type,
         Arc::from(payload.to_string()),
-        true,
-    )
-    .await
+        None,
+    )?;
+    accept_for(&req, &state, &sub, event, true).await
 }
 
 /// The live subscription (this node's directory, else Postgres).
@@ -245,18 +263,14 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     })
 }
 
-fn new_message(
-    application_id: Uuid,
-    event_type: EventType,
-    payload: Arc<str>,
-    subscription_id: Option<Uuid>,
-) -> NewMessage {
+fn new_message(application_id: Uuid, event: &Event, subscription_id: Option<Uuid>) -> NewMessage {
     NewMessage {
         id: Uuid::now_v7(),
         application_id,
-        event_type: Arc::from(event_type.as_str()),
-        payload,
+        event_type: Arc::from(event.event_type.as_str()),
+        payload: event.payload.clone(),
         subscription_id,
+        ordering_key: event.ordering_key.clone(),
     }
 }
 
@@ -264,17 +278,18 @@ async fn accept_for(
     req: &HttpRequest,
     state: &AppState,
     sub: &SubscriptionRow,
-    event_type: EventType,
-    payload: Arc<str>,
+    event: Event,
     force: bool,
 ) -> ApiResult<HttpResponse> {
     let idempotency = idempotency_key(req.headers())?.map(|k| (format!("ingest:{}", sub.id), k));
-    let wanted = force || sub.filter().wants(&event_type);
+    let filter = state.engine.directory().content_filter(sub.id);
+    let wanted =
+        force || (sub.filter().wants(&event.event_type) && event.passes(filter.as_deref()));
     if wanted && !force {
-        validate_payload(state, &event_type, &payload).await?;
+        validate_payload(state, &event.event_type, &event.payload).await?;
     }
     let item = IngestItem {
-        message: new_message(sub.application_id, event_type, payload, Some(sub.id)),
+        message: new_message(sub.application_id, &event, Some(sub.id)),
         targets: vec![Target {
             delivery_id: Uuid::now_v7(),
             subscription_id: sub.id,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use courier_actors::db::subscriptions::{SubscriptionRow, SubscriptionSpec};
 use courier_actors::domain::{EventFilter, Invalid, SubscriptionStatus, TargetUrl, check_text};
 use courier_actors::headers::{CredentialHeaders, ExtraHeaders};
+use courier_actors::retry::RetrySchedule;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -42,6 +43,11 @@ pub struct SubscriptionView {
     pub max_in_flight: i32,
     /// Per-attempt timeout; null means the server default.
     pub timeout_ms: Option<i32>,
+    /// The content filter; null means every event its `event_types` take.
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
+    /// Its own retry delays; null means the server's `COURIER_RETRY_SCHEDULE`.
+    pub retry_schedule: Option<Vec<String>>,
     /// `active`, `paused` or `disabled`.
     pub status: String,
     /// Why the subscription was disabled, when it was.
@@ -66,6 +72,9 @@ impl SubscriptionView {
         rules: &CredentialHeaders,
         secret: Option<String>,
     ) -> Self {
+        let retry_schedule = row
+            .retry_schedule()
+            .map(|s| s.steps().iter().map(|d| format_duration(*d)).collect());
         Self {
             is_active: row.status == SubscriptionStatus::Active.as_str(),
             id: row.id,
@@ -77,6 +86,8 @@ impl SubscriptionView {
             rate_limit_per_second: row.rate_limit_per_second,
             max_in_flight: row.max_in_flight,
             timeout_ms: row.timeout_ms,
+            retry_schedule,
+            filter: row.filter.map(|f| f.0),
             status: row.status,
             disabled_reason: row.disabled_reason,
             requires_signature: row.requires_signature,
@@ -110,6 +121,16 @@ pub struct SubscriptionBody {
     pub max_in_flight: Option<i32>,
     #[serde(default)]
     pub timeout_ms: Option<i32>,
+    /// A content filter matched against `{"event_type", "payload", "headers"}`: paths with
+    /// `$eq $neq $gt $gte $lt $lte $in $nin $exists $startsWith`, combined with
+    /// `$and $or $not`; an event that does not match is recorded `filtered`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"payload": {"amount": {"$gte": 100}}}))]
+    pub filter: Option<serde_json::Value>,
+    /// Its own retry delays (at most 20, each at most 7d), e.g. `["5s", "1m", "1h"]`;
+    /// absent: the server's `COURIER_RETRY_SCHEDULE`.
+    #[serde(default)]
+    pub retry_schedule: Option<Vec<String>>,
 }
 
 /// Body of PATCH: absent fields stay as they are; `null` clears a nullable field.
@@ -133,6 +154,12 @@ pub struct SubscriptionPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i32>)]
     pub timeout_ms: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<Option<serde_json::Value>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub retry_schedule: Option<Option<Vec<String>>>,
     #[serde(default, alias = "secret_key")]
     #[schema(ignore)]
     pub secret: Option<serde::de::IgnoredAny>,
@@ -184,35 +211,91 @@ fn check_range(name: &str, v: Option<i32>, lo: i32, hi: i32) -> Result<Option<i3
     }
 }
 
-/// Everything but the secret, validated.
-fn spec_from_parts(
-    target_url: &str,
+/// What a client chose, before validation (create, PUT, or PATCH merged onto the stored).
+struct Parts<'a> {
+    target_url: &'a str,
     event_types: Option<Vec<String>>,
     description: Option<String>,
     headers: Option<BTreeMap<String, String>>,
-    limits: (Option<i32>, Option<i32>, Option<i32>),
-) -> Result<SubscriptionSpec, Invalid> {
-    let (rate, in_flight, timeout) = limits;
+    rate: Option<i32>,
+    in_flight: Option<i32>,
+    timeout: Option<i32>,
+    filter: Option<serde_json::Value>,
+    retry_schedule: Option<RetrySchedule>,
+}
+
+/// Everything but the secret, validated.
+fn spec_from_parts(p: Parts<'_>) -> Result<SubscriptionSpec, Invalid> {
+    if let Some(f) = &p.filter {
+        courier_actors::filter::Filter::parse(f)?;
+    }
     Ok(SubscriptionSpec {
-        target_url: TargetUrl::parse(target_url)?,
-        event_types: EventFilter::parse(&event_types.unwrap_or_default())?,
-        description: check_description(description)?,
-        headers: ExtraHeaders::parse(headers.unwrap_or_default())?,
-        rate_limit_per_second: check_range("rate_limit_per_second", rate, 1, 100_000)?,
-        max_in_flight: check_range("max_in_flight", in_flight, 1, 1_000)?
+        target_url: TargetUrl::parse(p.target_url)?,
+        event_types: EventFilter::parse(&p.event_types.unwrap_or_default())?,
+        description: check_description(p.description)?,
+        headers: ExtraHeaders::parse(p.headers.unwrap_or_default())?,
+        rate_limit_per_second: check_range("rate_limit_per_second", p.rate, 1, 100_000)?,
+        max_in_flight: check_range("max_in_flight", p.in_flight, 1, 1_000)?
             .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
-        timeout_ms: check_range("timeout_ms", timeout, 100, 120_000)?,
+        timeout_ms: check_range("timeout_ms", p.timeout, 100, 120_000)?,
+        filter: p.filter,
+        retry_schedule: p.retry_schedule,
     })
 }
 
+/// The most steps of a subscription's own retry schedule, and the longest step.
+pub const MAX_RETRY_STEPS: usize = 20;
+const MAX_RETRY_STEP: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
+/// A subscription's own retry schedule: durations such as `10s`, `5m`, `1h`.
+fn parse_retry_schedule(raw: Option<Vec<String>>) -> Result<Option<RetrySchedule>, Invalid> {
+    let Some(raw) = raw else { return Ok(None) };
+    if raw.len() > MAX_RETRY_STEPS {
+        return Err(Invalid(format!(
+            "retry_schedule: at most {MAX_RETRY_STEPS} steps are allowed"
+        )));
+    }
+    let mut steps = Vec::with_capacity(raw.len());
+    for (i, s) in raw.iter().enumerate() {
+        let d = courier_actors::units::parse_duration(s)
+            .map_err(|e| Invalid(format!("retry_schedule[{i}]: {}", e.0)))?;
+        if d.is_zero() || d > MAX_RETRY_STEP {
+            return Err(Invalid(format!(
+                "retry_schedule[{i}]: each step must be more than 0 and at most 7d"
+            )));
+        }
+        steps.push(d);
+    }
+    Ok(Some(RetrySchedule::from_delays(steps)))
+}
+
+/// A duration as a short text (`250ms`, `10s`, `5m`, `2h`, `1d`).
+pub fn format_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    let units = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
+    units
+        .iter()
+        .find(|(n, _)| ms >= *n && ms % n == 0)
+        .map_or_else(|| format!("{ms}ms"), |(n, u)| format!("{}{u}", ms / n))
+}
+
 pub fn spec_from_body(b: SubscriptionBody) -> Result<SubscriptionSpec, Invalid> {
-    spec_from_parts(
-        &b.target_url,
-        b.event_types,
-        b.description,
-        b.headers,
-        (b.rate_limit_per_second, b.max_in_flight, b.timeout_ms),
-    )
+    spec_from_parts(Parts {
+        target_url: &b.target_url,
+        event_types: b.event_types,
+        description: b.description,
+        headers: b.headers,
+        rate: b.rate_limit_per_second,
+        in_flight: b.max_in_flight,
+        timeout: b.timeout_ms,
+        filter: b.filter,
+        retry_schedule: parse_retry_schedule(b.retry_schedule)?,
+    })
 }
 
 pub fn merge_patch(
@@ -224,18 +307,23 @@ pub fn merge_patch(
         Some(new) => new.map(|h| keep_masked(&old.headers, h, rules)),
         None => Some(old.headers.as_map().clone()),
     };
-    spec_from_parts(
-        p.target_url.as_deref().unwrap_or(old.target_url.as_str()),
-        p.event_types
+    let retry_schedule = match p.retry_schedule {
+        Some(new) => parse_retry_schedule(new)?,
+        None => old.retry_schedule,
+    };
+    spec_from_parts(Parts {
+        target_url: p.target_url.as_deref().unwrap_or(old.target_url.as_str()),
+        event_types: p
+            .event_types
             .unwrap_or_else(|| Some(old.event_types.to_strings())),
-        p.description.unwrap_or(old.description),
+        description: p.description.unwrap_or(old.description),
         headers,
-        (
-            p.rate_limit_per_second.unwrap_or(old.rate_limit_per_second),
-            Some(p.max_in_flight.unwrap_or(old.max_in_flight)),
-            p.timeout_ms.unwrap_or(old.timeout_ms),
-        ),
-    )
+        rate: p.rate_limit_per_second.unwrap_or(old.rate_limit_per_second),
+        in_flight: Some(p.max_in_flight.unwrap_or(old.max_in_flight)),
+        timeout: p.timeout_ms.unwrap_or(old.timeout_ms),
+        filter: p.filter.unwrap_or(old.filter),
+        retry_schedule,
+    })
 }
 
 /// A credential header sent back exactly as the API showed it (masked) keeps its stored
