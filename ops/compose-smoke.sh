@@ -136,7 +136,7 @@ save_logs() {
   local svc id
   for svc in postgres redis courier courier-2 courier-3 receiver; do
     id="$(cid "$svc" 2>/dev/null || true)"
-    [ -n "$id" ] && "$DOCKER" logs "$id" >"$WORK/$svc.log" 2>&1 || true
+    if [ -n "$id" ]; then "$DOCKER" logs "$id" >"$WORK/$svc.log" 2>&1 || true; fi
   done
 }
 cleanup() {
@@ -176,14 +176,15 @@ done
 phase "base images (debootstrap + docker import, cached)"
 bash ops/images/make.sh all
 
-phase "release binary (cargo build --release -p courier)"
-nice -n 10 cargo build --release -p courier --locked 2>"$WORK/cargo-release.log" ||
-  { tail -n 30 "$WORK/cargo-release.log"; die "release build failed"; }
+phase "dashboard and release binary (cargo build --release -p courier)"
+# The dashboard first: a release binary that embeds it needs frontend/dist when it compiles.
 if [ ! -f frontend/dist/index.html ]; then
   log "building the dashboard (frontend/dist)"
   (cd frontend && { [ -d node_modules ] || nice -n 10 npm ci --no-audit --no-fund; } && nice -n 10 npm run build) \
     >"$WORK/frontend-build.log" 2>&1 || { tail -n 30 "$WORK/frontend-build.log"; die "dashboard build failed"; }
 fi
+nice -n 10 cargo build --release -p courier --locked 2>"$WORK/cargo-release.log" ||
+  { tail -n 30 "$WORK/cargo-release.log"; die "release build failed"; }
 
 phase "runtime image (ops/Dockerfile, COURIER_BINARY=host)"
 DOCKER_BUILDKIT=1 "$DOCKER" build -q -f ops/Dockerfile --target runtime --network host \
@@ -213,8 +214,9 @@ set_env COURIER_ENCRYPTION_KEY "$(openssl rand -base64 32)"
 set_env COURIER_ENV_FILE "$ENVF"
 set_env COURIER_IMAGE_TAG smoke
 set_env RECEIVER_SECRET "$SECRET"
-# Shorter waits than production so a lost attempt shows up within the run.
-set_env COURIER_RETRY_SCHEDULE 1s,2s,5s,10s,30s
+# Shorter waits than production so a lost attempt shows up within the run (eight attempts
+# over about two minutes: the receiver is down for 6 s in the restart and cluster phases).
+set_env COURIER_RETRY_SCHEDULE 1s,2s,4s,8s,15s,30s,60s
 set_env COURIER_NODE_TTL 10s
 AUTH="Authorization: Bearer $API_KEY"
 
@@ -279,28 +281,36 @@ received="$("$DOCKER" logs "$(cid receiver)" 2>/dev/null | grep -F "\"webhook_id
 grep -qF '"verified": true' <<<"$received" ||
   die "the receiver did not log a verified delivery of $MSG"
 page="$(curl -fsS "$B1/")"
-grep -qi '<!doctype html' <<<"$page" && grep -q '<script' <<<"$page" || die "GET / is not the dashboard"
+if ! grep -qi '<!doctype html' <<<"$page" || ! grep -q '<script' <<<"$page"; then die "GET / is not the dashboard"; fi
 asset="$(grep -o '/assets/[^"]*\.js' <<<"$page" | head -n 1)"
 curl -fsS -o /dev/null "$B1$asset" || die "dashboard asset $asset is not served"
 log "ingest 202 → receiver (signature verified) → status succeeded → recent-deliveries → dashboard at / ($asset)"
 
+# The receiver is down from 3 s to 9 s of each run, so deliveries are waiting for a retry
+# when Courier restarts (or a node dies) and must be resumed from what it persisted.
 phase "docker restart of courier during 300 ingests"
+rc="$(cid receiver)"
 python3 ops/smoke/traffic.py send --nodes "$B1" --subs "$SUB" --secret "$SECRET" \
   --count 300 --seconds 15 --accepted "$WORK/accepted-restart.txt" &
 sender=$!
-sleep 5
+sleep 3
+"$DOCKER" stop -t 5 "$rc" >/dev/null
+sleep 2
 t0=$(date +%s)
 "$DOCKER" restart -t 30 "$c1" >/dev/null
-log "courier restarted in $(($(date +%s) - t0))s"
+log "receiver stopped at 3 s; courier restarted at 5 s (took $(($(date +%s) - t0))s)"
+sleep 2
+"$DOCKER" start "$rc" >/dev/null
+log "receiver started again at 9 s"
 wait "$sender" || die "no ingest was accepted"
-wait_healthy 90 courier
+wait_healthy 90 courier receiver
 python3 ops/smoke/traffic.py wait --accepted "$WORK/accepted-restart.txt" \
   --container "$(cid receiver)" --docker "$DOCKER" --timeout 180 || die "messages lost across the restart"
 
 phase "ops/ec2/backup.sh and a restore of its dump"
 COURIER_DIR="$ROOT" BACKUP_DIR="$WORK/backups" COMPOSE="$COMPOSE" COMPOSE_PROJECT_NAME="$PROJECT" \
   COMPOSE_FILE="$STACK" bash ops/ec2/backup.sh >"$WORK/backup.txt" 2>&1 || { cat "$WORK/backup.txt"; die "backup.sh failed"; }
-dump="$(ls "$WORK"/backups/courier-*.sql.gz | tail -n 1)"
+dump="$(find "$WORK/backups" -name 'courier-*.sql.gz' | sort | tail -n 1)"
 grep -qF "$SUB" <(gunzip -c "$dump") || die "the dump does not contain subscription $SUB"
 pg="$(cid postgres)"
 "$DOCKER" exec "$pg" psql -qU courier -d courier -c 'CREATE DATABASE courier_restore' >/dev/null
@@ -317,28 +327,43 @@ phase "profile cluster: courier-2 and courier-3 join"
 compose up -d --no-build courier-2 courier-3 >"$WORK/up-cluster.log" 2>&1 ||
   { cat "$WORK/up-cluster.log"; die "compose up (cluster) failed"; }
 wait_healthy 120 courier courier-2 courier-3
+# Two subscriptions created on each node (a subscription starts owned by the node that
+# created it), so courier-3 owns some when it dies.
 subs=()
-for _ in 1 2 3 4 5 6; do
-  subs+=("$(curl -fsS -XPOST "$B1/subscriptions/" -H "$AUTH" -H 'Content-Type: application/json' \
+for n in 58000 58001 58002 58000 58001 58002; do
+  subs+=("$(curl -fsS -XPOST "http://127.0.0.1:$n/subscriptions/" -H "$AUTH" -H 'Content-Type: application/json' \
     -d "{\"target_url\": \"$RECEIVER/hook\", \"secret_key\": \"$SECRET\", \"event_types\": [\"order.*\"]}" | json 'd["id"]')")
 done
-for n in 58001 58002; do
-  curl -fsS "http://127.0.0.1:$n/subscriptions/${subs[0]}" -H "$AUTH" >/dev/null || die "node :$n does not see the subscriptions"
+for n in 58000 58001 58002; do
+  for id in "${subs[@]}"; do
+    curl -fsS -o /dev/null "http://127.0.0.1:$n/subscriptions/$id" -H "$AUTH" || die "node :$n does not see subscription $id"
+  done
 done
-log "6 subscriptions, visible on every node"
+owners() { # how many of the six subscriptions each node owns (informational)
+  "$DOCKER" exec "$(cid postgres)" psql -AtqU courier -d courier -c \
+    "SELECT string_agg(o || ' ' || n, ', ') FROM (SELECT coalesce(owner_node, 'none') o, count(*) n FROM subscriptions
+     WHERE id IN ($(printf "'%s'," "${subs[@]}" | sed 's/,$//')) GROUP BY 1 ORDER BY 1) t" 2>/dev/null || echo "unknown"
+}
+log "6 subscriptions, visible on every node; owners: $(owners)"
 
-phase "300 ingests over 3 nodes; courier-3 killed midway"
+phase "300 ingests over 3 nodes; courier-3 killed at 6 s"
 python3 ops/smoke/traffic.py send --nodes "$B1,http://127.0.0.1:58001,http://127.0.0.1:58002" \
   --subs "$(IFS=,; echo "${subs[*]}")" --secret "$SECRET" --count 300 --seconds 15 \
   --accepted "$WORK/accepted-cluster.txt" &
 sender=$!
-sleep 6
+sleep 3
+"$DOCKER" stop -t 5 "$rc" >/dev/null
+sleep 3
 "$DOCKER" kill "$(cid courier-3)" >/dev/null
-log "courier-3 killed (SIGKILL)"
+log "receiver stopped at 3 s; courier-3 killed (SIGKILL) at 6 s"
+sleep 3
+"$DOCKER" start "$rc" >/dev/null
+log "receiver started again at 9 s"
 wait "$sender" || die "no ingest was accepted"
 [ "$("$DOCKER" inspect -f '{{.State.Running}}' "$(cid courier-3)")" = false ] || die "courier-3 came back"
 python3 ops/smoke/traffic.py wait --accepted "$WORK/accepted-cluster.txt" \
   --container "$(cid receiver)" --docker "$DOCKER" --timeout 180 || die "messages lost when courier-3 died"
+log "owners after: $(owners)"
 curl -fsS "$B1/ready" >/dev/null && curl -fsS http://127.0.0.1:58001/ready >/dev/null
 
 phase "compose down -v"

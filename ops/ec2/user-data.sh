@@ -116,8 +116,9 @@ if [ ! -f "$env_file" ]; then
   cp "$COURIER_DIR/ops/.env.example" "$env_file"
 fi
 chmod 600 "$env_file"
+env_value() { grep "^$1=" "$env_file" | tail -n1 | cut -d= -f2- || true; }
 for key in COURIER_API_KEY POSTGRES_PASSWORD; do
-  current="$(grep "^${key}=" "$env_file" | tail -n1 | cut -d= -f2- || true)"
+  current="$(env_value "$key")"
   if [ -n "$COURIER_SSM_PREFIX" ]; then
     set_env "$key" "$(ssm_get "$key")"
     log "$key read from SSM ${COURIER_SSM_PREFIX%/}/$key"
@@ -127,6 +128,19 @@ for key in COURIER_API_KEY POSTGRES_PASSWORD; do
     log "$key generated into $env_file (sudo cat it to read)"
   fi
 done
+# The encryption key must be the same on every node and never change: from SSM when the
+# parameter exists there, else generated once into .env (then copy it to SSM for more hosts).
+if [ -n "$COURIER_SSM_PREFIX" ] && enc="$(ssm_get COURIER_ENCRYPTION_KEY 2>/dev/null)"; then
+  set_env COURIER_ENCRYPTION_KEY "$enc"
+  log "COURIER_ENCRYPTION_KEY read from SSM ${COURIER_SSM_PREFIX%/}/COURIER_ENCRYPTION_KEY"
+elif [ -z "$(env_value COURIER_ENCRYPTION_KEY)" ]; then
+  set_env COURIER_ENCRYPTION_KEY "$(openssl rand -base64 32)"
+  log "COURIER_ENCRYPTION_KEY generated into $env_file"
+fi
+# Node ids (<prefix>-1, -2, -3) must differ between hosts that share one database.
+if [ "$(env_value COURIER_NODE_PREFIX)" = courier ] || [ -z "$(env_value COURIER_NODE_PREFIX)" ]; then
+  set_env COURIER_NODE_PREFIX "courier-$(hostname -s)"
+fi
 if [ -n "$COURIER_DOMAIN" ]; then
   set_env COURIER_DOMAIN "$COURIER_DOMAIN"
   set_env COMPOSE_PROFILES tls

@@ -24,8 +24,8 @@ BASE=courier-base/debian:$SUITE
 
 log() { printf 'images: %s\n' "$*"; }
 
-hash_of() { # files/folders... -> sha256 of their contents and names
-  find "$@" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+hash_of() { # names under ops/images/ -> sha256 of their contents and relative paths
+  (cd "$HERE" && find "$@" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
 }
 
 current_label() { # image -> its courier.inputs label, empty when missing
@@ -34,7 +34,7 @@ current_label() { # image -> its courier.inputs label, empty when missing
 
 make_base() {
   local inputs rootfs
-  inputs="$(printf '%s %s %s' "$(hash_of "$HERE/make.sh")" "$MIRROR" "$SECURITY_MIRROR" | sha256sum | cut -c1-16)"
+  inputs="$(printf '%s %s %s' "$(hash_of make.sh)" "$MIRROR" "$SECURITY_MIRROR" | sha256sum | cut -c1-16)"
   if [ "$(current_label "$BASE")" = "$inputs" ]; then
     log "$BASE is up to date"
     return
@@ -82,7 +82,7 @@ EOF
 
 make_from_dir() { # name tag
   local dir="$HERE/$1" tag="$2" inputs
-  inputs="$(printf '%s %s' "$(hash_of "$dir")" "$("$DOCKER" image inspect -f '{{.Id}}' "$BASE")" | sha256sum | cut -c1-16)"
+  inputs="$(printf '%s %s' "$(hash_of "$1")" "$("$DOCKER" image inspect -f '{{.Id}}' "$BASE")" | sha256sum | cut -c1-16)"
   if [ "$(current_label "$tag")" = "$inputs" ]; then
     log "$tag is up to date"
     return

@@ -10,8 +10,9 @@ every accepted message reached the example receiver.
       FILE. Refused connections and 5xx (a node restarting) are counted, not retried.
   traffic.py wait --accepted FILE --container ID --timeout 180 [--docker /usr/bin/docker]
       Reads the receiver's log (`docker logs`) until every accepted message_id appears as a
-      delivery's webhook-id, then prints accepted / delivered / lost / duplicates and whether
-      every signature verified. Exit 1 when something is lost or unverified at the timeout.
+      delivery's webhook-id, then prints accepted / delivered / lost / duplicates, how many
+      needed retries, and whether every signature verified. Exit 1 when something is lost or
+      unverified at the timeout.
 
 Only loopback URLs are accepted: the smoke's traffic never leaves this machine.
 """
@@ -79,6 +80,7 @@ def send(args):
 def deliveries(docker, container):
     logs = subprocess.run([docker, "logs", container], capture_output=True, text=True, check=True)
     seen = Counter()
+    attempts = {}  # webhook-id -> the attempt number of its first logged delivery
     unverified = 0
     for line in logs.stdout.splitlines():
         if not line.startswith("{"):
@@ -89,8 +91,9 @@ def deliveries(docker, container):
             sys.exit(f"traffic: the receiver logged a line that is not one JSON object: {line[:200]}")
         if d.get("webhook_id"):
             seen[d["webhook_id"]] += 1
+            attempts.setdefault(d["webhook_id"], d.get("attempt"))
             unverified += not d.get("verified")
-    return seen, unverified
+    return seen, attempts, unverified
 
 
 def wait(args):
@@ -98,15 +101,18 @@ def wait(args):
     deadline = time.monotonic() + args.timeout
     start = time.monotonic()
     while True:
-        seen, unverified = deliveries(args.docker, args.container)
+        seen, attempts, unverified = deliveries(args.docker, args.container)
         lost = accepted - set(seen)
         if not lost or time.monotonic() > deadline:
             break
         time.sleep(1)
     dup = sum(n - 1 for m, n in seen.items() if m in accepted and n > 1)
+    retried = [int(attempts[m]) for m in accepted if str(attempts.get(m, "1")).isdigit() and int(attempts[m]) > 1]
     print(f"traffic: accepted {len(accepted)}, delivered {len(accepted) - len(lost)}, "
           f"lost {len(lost)}, duplicate deliveries {dup}, unverified signatures {unverified} "
           f"(waited {time.monotonic() - start:.1f}s)")
+    print(f"traffic: delivered at the first attempt {len(accepted) - len(lost) - len(retried)}, "
+          f"after retries {len(retried)} (latest attempt {max(retried, default=1)})")
     for m in sorted(lost)[:10]:
         print(f"traffic: lost {m}")
     return 1 if lost or unverified or not accepted else 0
