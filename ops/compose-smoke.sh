@@ -114,10 +114,10 @@ for name, svc in list(doc["services"].items()):
     assert svc.get("network_mode") == "host", name
     svc.pop("ports", None)
     # A container cannot get more open files than the engine has (65536 asked, 20000 here).
-    for lim in (svc.get("ulimits") or {}).get("nofile", {}), :
-        for k in ("soft", "hard"):
-            if k in lim and int(lim[k]) > nofile:
-                lim[k] = nofile
+    lim = (svc.get("ulimits") or {}).get("nofile") or {}
+    for k in ("soft", "hard"):
+        if k in lim and int(lim[k]) > nofile:
+            lim[k] = nofile
 with open(sys.argv[2], "w", opener=lambda p, f: __import__("os").open(p, f, 0o600)) as out:
     yaml.safe_dump(doc, out, sort_keys=False)
 EOF
@@ -125,7 +125,7 @@ EOF
 }
 engine_nofile() { # the running dockerd's hard limit on open files
   local pid
-  pid="$(pgrep -o -x dockerd || true)"
+  pid="${DOCKERD_PID:-$(pgrep -o -x dockerd || true)}"
   awk '/^Max open files/ {print ($5 == "unlimited" ? 1048576 : $5)}' "/proc/${pid:-self}/limits"
 }
 compose() {
