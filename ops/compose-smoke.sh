@@ -72,7 +72,7 @@ read -r -a COMPOSE_CMD <<<"$COMPOSE"
 mkdir -p "$WORK"
 rm -f "$WORK"/*.log "$WORK"/*.txt
 DOCKERD_PID=""
-phase "engine"
+PHASE="engine" # no banner yet: without an engine the script prints one line only
 if ! "$DOCKER" info >/dev/null 2>&1; then
   command -v dockerd >/dev/null 2>&1 || { log "skipped: no dockerd here (apt-get install docker.io)"; exit 0; }
   # No bridge and no iptables rules: containers use host networking only.
