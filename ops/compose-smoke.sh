@@ -327,8 +327,9 @@ phase "profile cluster: courier-2 and courier-3 join"
 compose up -d --no-build courier-2 courier-3 >"$WORK/up-cluster.log" 2>&1 ||
   { cat "$WORK/up-cluster.log"; die "compose up (cluster) failed"; }
 wait_healthy 120 courier courier-2 courier-3
-# Two subscriptions created on each node (a subscription starts owned by the node that
-# created it), so courier-3 owns some when it dies.
+# Two subscriptions created on each node (where a subscription belongs to the node that
+# created it; where ownership is by shard lease, six random shards), so courier-3 is likely
+# to own some when it dies; the owners are printed before and after.
 subs=()
 for n in 58000 58001 58002 58000 58001 58002; do
   subs+=("$(curl -fsS -XPOST "http://127.0.0.1:$n/subscriptions/" -H "$AUTH" -H 'Content-Type: application/json' \
@@ -339,10 +340,16 @@ for n in 58000 58001 58002; do
     curl -fsS -o /dev/null "http://127.0.0.1:$n/subscriptions/$id" -H "$AUTH" || die "node :$n does not see subscription $id"
   done
 done
-owners() { # how many of the six subscriptions each node owns (informational)
-  "$DOCKER" exec "$(cid postgres)" psql -AtqU courier -d courier -c \
-    "SELECT string_agg(o || ' ' || n, ', ') FROM (SELECT coalesce(owner_node, 'none') o, count(*) n FROM subscriptions
-     WHERE id IN ($(printf "'%s'," "${subs[@]}" | sed 's/,$//')) GROUP BY 1 ORDER BY 1) t" 2>/dev/null || echo "unknown"
+owners() { # how many of the six subscriptions each node owns (informational): by shard lease
+  # where subscriptions have a shard, else by subscriptions.owner_node
+  local ids sql
+  ids="$(printf "'%s'," "${subs[@]}" | sed 's/,$//')"
+  sql="SELECT coalesce(h.owner, 'none') o, count(*) n FROM subscriptions s
+       LEFT JOIN shards h ON h.shard = s.shard AND h.lease_until > now() WHERE s.id IN ($ids) GROUP BY 1"
+  "$DOCKER" exec "$(cid postgres)" psql -AtqU courier -d courier -c "SELECT string_agg(o || ' ' || n, ', ' ORDER BY o) FROM ($sql) t" 2>/dev/null ||
+    "$DOCKER" exec "$(cid postgres)" psql -AtqU courier -d courier -c "SELECT string_agg(o || ' ' || n, ', ' ORDER BY o) FROM
+      (SELECT coalesce(owner_node, 'none') o, count(*) n FROM subscriptions WHERE id IN ($ids) GROUP BY 1) t" 2>/dev/null ||
+    echo unknown
 }
 log "6 subscriptions, visible on every node; owners: $(owners)"
 

@@ -128,14 +128,11 @@ for key in COURIER_API_KEY POSTGRES_PASSWORD; do
     log "$key generated into $env_file (sudo cat it to read)"
   fi
 done
-# The encryption key must be the same on every node and never change: from SSM when the
-# parameter exists there, else generated once into .env (then copy it to SSM for more hosts).
+# The encryption key (optional): from SSM when that parameter exists, the same for every
+# node. Unset, Courier generates one into its database, which every node then shares.
 if [ -n "$COURIER_SSM_PREFIX" ] && enc="$(ssm_get COURIER_ENCRYPTION_KEY 2>/dev/null)"; then
   set_env COURIER_ENCRYPTION_KEY "$enc"
   log "COURIER_ENCRYPTION_KEY read from SSM ${COURIER_SSM_PREFIX%/}/COURIER_ENCRYPTION_KEY"
-elif [ -z "$(env_value COURIER_ENCRYPTION_KEY)" ]; then
-  set_env COURIER_ENCRYPTION_KEY "$(openssl rand -base64 32)"
-  log "COURIER_ENCRYPTION_KEY generated into $env_file"
 fi
 # Node ids (<prefix>-1, -2, -3) must differ between hosts that share one database.
 if [ "$(env_value COURIER_NODE_PREFIX)" = courier ] || [ -z "$(env_value COURIER_NODE_PREFIX)" ]; then
