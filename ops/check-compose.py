@@ -4,8 +4,10 @@
 Checks that the file parses; that every service has an image or a build whose context,
 Dockerfile and target exist; that depends_on, volumes, networks and env_file references
 resolve; that `service_healthy` dependencies have a healthcheck; that every ${VAR} used is
-documented in .env.example; and the exposure policy: Postgres and Redis publish no port and
-Courier's port 8000 is published on loopback by default.
+documented in .env.example; the exposure policy: Postgres and Redis publish no port and each
+Courier node's port 8000 is published on loopback by default; and that the Courier nodes
+(`courier`, `courier-2`, ...) share one image and API key but each has its own
+COURIER_NODE_ID and host port. Docker itself runs the file in ops/compose-smoke.sh.
 
 Usage: python3 ops/check-compose.py [path/to/docker-compose.yml]   (exit 1 on any failure)
 Needs PyYAML (`pip install pyyaml`).
@@ -71,6 +73,31 @@ def dockerfile_targets(path):
     return targets
 
 
+def is_node(name):
+    return name == "courier" or re.fullmatch(r"courier-\d+", name) is not None
+
+
+def check_nodes(services):
+    """The Courier nodes: one image, one API key, distinct node ids and host ports."""
+    nodes = {n: s for n, s in services.items() if is_node(n) and isinstance(s, dict)}
+    check("courier" in nodes, "service courier exists")
+    env = {n: s.get("environment") or {} for n, s in nodes.items()}
+    check(all(isinstance(e, dict) for e in env.values()), "Courier nodes: environment is a mapping")
+    if not all(isinstance(e, dict) for e in env.values()):
+        return
+    ids = [interpolate_default(str(e.get("COURIER_NODE_ID", ""))) for e in env.values()]
+    check(all(ids) and len(set(ids)) == len(ids), f"Courier nodes have distinct COURIER_NODE_IDs ({ids})")
+    for key in ("COURIER_API_KEY", "COURIER_ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL"):
+        values = {str(e.get(key)) for e in env.values()}
+        check(len(values) == 1, f"Courier nodes share one {key}")
+    check(len({s.get("image") for s in nodes.values()}) == 1, "Courier nodes run one image")
+    hosts = [interpolate_default(str(p)).rsplit(":", 1)[0] for s in nodes.values() for p in s.get("ports") or []]
+    check(len(set(hosts)) == len(hosts), f"Courier nodes publish on distinct host ports ({hosts})")
+    for n, s in nodes.items():
+        if n != "courier":
+            check("cluster" in (s.get("profiles") or []), f"service {n}: in profile cluster")
+
+
 def main():
     path = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "docker-compose.yml"))
     base = os.path.dirname(path)
@@ -124,7 +151,7 @@ def main():
         for net in svc_networks.keys() if isinstance(svc_networks, dict) else svc_networks:
             check(net in networks, f"{where}: network {net} is declared")
         for ef in svc.get("env_file") or []:
-            ef_path = ef if isinstance(ef, str) else ef.get("path")
+            ef_path = interpolate_default(ef if isinstance(ef, str) else ef.get("path"))
             full = os.path.join(base, ef_path)
             check(os.path.exists(full) or os.path.exists(os.path.join(base, ".env.example")),
                   f"{where}: env_file {ef_path} exists or has a .env.example to copy")
@@ -136,7 +163,7 @@ def main():
         ports = svc.get("ports") or []
         if name in PRIVATE_SERVICES:
             check(not ports, f"{where}: publishes no port (must never be public)")
-        if name == "courier":
+        if is_node(name):
             check(any(str(p).endswith(":8000") for p in ports), f"{where}: publishes container port 8000")
             for p in ports:
                 host = interpolate_default(str(p)).rsplit(":", 1)[0]
@@ -147,6 +174,7 @@ def main():
             env = svc.get("environment") or {}
             check("COURIER_API_KEY" in env and ":?" in str(env.get("COURIER_API_KEY")),
                   f"{where}: COURIER_API_KEY is required (${{COURIER_API_KEY:?...}})")
+    check_nodes(services)
     for vol in volumes - used_volumes:
         failed.append(f"volume {vol} is declared but no service uses it")
 

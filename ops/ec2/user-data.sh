@@ -116,8 +116,9 @@ if [ ! -f "$env_file" ]; then
   cp "$COURIER_DIR/ops/.env.example" "$env_file"
 fi
 chmod 600 "$env_file"
+env_value() { grep "^$1=" "$env_file" | tail -n1 | cut -d= -f2- || true; }
 for key in COURIER_API_KEY POSTGRES_PASSWORD; do
-  current="$(grep "^${key}=" "$env_file" | tail -n1 | cut -d= -f2- || true)"
+  current="$(env_value "$key")"
   if [ -n "$COURIER_SSM_PREFIX" ]; then
     set_env "$key" "$(ssm_get "$key")"
     log "$key read from SSM ${COURIER_SSM_PREFIX%/}/$key"
@@ -127,6 +128,16 @@ for key in COURIER_API_KEY POSTGRES_PASSWORD; do
     log "$key generated into $env_file (sudo cat it to read)"
   fi
 done
+# The encryption key (optional): from SSM when that parameter exists, the same for every
+# node. Unset, Courier generates one into its database, which every node then shares.
+if [ -n "$COURIER_SSM_PREFIX" ] && enc="$(ssm_get COURIER_ENCRYPTION_KEY 2>/dev/null)"; then
+  set_env COURIER_ENCRYPTION_KEY "$enc"
+  log "COURIER_ENCRYPTION_KEY read from SSM ${COURIER_SSM_PREFIX%/}/COURIER_ENCRYPTION_KEY"
+fi
+# Node ids (<prefix>-1, -2, -3) must differ between hosts that share one database.
+if [ "$(env_value COURIER_NODE_PREFIX)" = courier ] || [ -z "$(env_value COURIER_NODE_PREFIX)" ]; then
+  set_env COURIER_NODE_PREFIX "courier-$(hostname -s)"
+fi
 if [ -n "$COURIER_DOMAIN" ]; then
   set_env COURIER_DOMAIN "$COURIER_DOMAIN"
   set_env COMPOSE_PROFILES tls

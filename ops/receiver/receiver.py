@@ -7,12 +7,13 @@ verifies both signatures Courier sends:
   - GitHub style: X-Hub-Signature-256 = "sha256=<hex HMAC-SHA256(secret, body)>".
 Standard library only. Answers 200 to a good delivery, 401 to a bad signature.
 """
-import base64, hashlib, hmac, json, os, sys, time
+import base64, hashlib, hmac, json, os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET = os.environ.get("RECEIVER_SECRET", "").strip()
 HOST, _, PORT = os.environ.get("RECEIVER_BIND", "0.0.0.0:9000").rpartition(":")
 TOLERANCE_S = 300
+LOG_LOCK = threading.Lock()  # one whole line per delivery, even when deliveries overlap
 
 
 def signing_key(secret):
@@ -54,9 +55,12 @@ class Handler(BaseHTTPRequestHandler):
         problem = verify(self.headers, body) if SECRET else None
         event = self.headers.get("X-Courier-Event-Type", "?")
         attempt = self.headers.get("X-Courier-Attempt", "?")
-        print(json.dumps({"path": self.path, "event_type": event, "attempt": attempt,
-                          "webhook_id": self.headers.get("webhook-id"), "bytes": len(body),
-                          "verified": bool(SECRET) and problem is None, "problem": problem}))
+        line = json.dumps({"path": self.path, "event_type": event, "attempt": attempt,
+                           "webhook_id": self.headers.get("webhook-id"), "bytes": len(body),
+                           "verified": bool(SECRET) and problem is None, "problem": problem})
+        with LOG_LOCK:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
         self.send_response(401 if problem else 200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -67,5 +71,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # As PID 1 in a container, SIGTERM is ignored unless handled: `docker stop` would wait
+    # for its timeout and then kill.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"receiver listening on {HOST}:{PORT}, verifying={'yes' if SECRET else 'no'}", file=sys.stderr)
     ThreadingHTTPServer((HOST, int(PORT)), Handler).serve_forever()
