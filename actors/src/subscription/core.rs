@@ -364,7 +364,7 @@ impl<C: Clock> Core<C> {
         if !self.active {
             return Step::Idle;
         }
-        if let Some(keys) = self.keys.to_look_up(LOAD_BATCH) {
+        if let Some(keys) = self.keys.take_lookups(LOAD_BATCH) {
             return Step::Heads(keys);
         }
         if self.ready.len() < LOW_WATER {

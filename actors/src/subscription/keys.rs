@@ -47,7 +47,7 @@ impl Keys {
     }
 
     /// Up to `n` keys whose head must be read, unless a read is under way.
-    pub fn to_look_up(&mut self, n: usize) -> Option<Vec<String>> {
+    pub fn take_lookups(&mut self, n: usize) -> Option<Vec<String>> {
         if self.looking {
             return None;
         }
