@@ -280,7 +280,7 @@ pub fn format_duration(d: std::time::Duration) -> String {
     ];
     units
         .iter()
-        .find(|(n, _)| ms >= *n && ms % n == 0)
+        .find(|(n, _)| ms >= *n && ms.is_multiple_of(*n))
         .map_or_else(|| format!("{ms}ms"), |(n, u)| format!("{}{u}", ms / n))
 }
 
