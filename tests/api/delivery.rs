@@ -272,6 +272,7 @@ async fn retry_after_on_503_pushes_the_retry_later_but_not_on_500() {
     let rx = Receiver::start_with(Behaviour {
         script: [Reply::retry_after(503, 1)].into(),
         default: Reply::status(200),
+        flaky_percent: 0,
     })
     .await;
     let id = id_of(
@@ -291,6 +292,7 @@ async fn retry_after_on_503_pushes_the_retry_later_but_not_on_500() {
     rx.set(Behaviour {
         script: [Reply::retry_after(500, 5)].into(),
         default: Reply::status(200),
+        flaky_percent: 0,
     });
     let task = task_of(&app.ingest(&id, "a.b", b"{}").await);
     let got = rx.wait_for(4, WAIT).await;
@@ -312,6 +314,7 @@ async fn retry_after_is_capped_by_configuration() {
     let rx = Receiver::start_with(Behaviour {
         script: [Reply::retry_after(503, 3600)].into(),
         default: Reply::status(200),
+        flaky_percent: 0,
     })
     .await;
     let id = id_of(

@@ -9,6 +9,7 @@ mod delivery;
 mod docs_and_health;
 mod event_types;
 mod explorer;
+mod flow;
 mod ingest;
 mod keyring;
 mod nodes;

@@ -90,6 +90,8 @@ impl Reply {
 pub struct Behaviour {
     pub script: VecDeque<Reply>,
     pub default: Reply,
+    /// Answer 500 to about this percentage of requests (a fixed pseudo-random sequence).
+    pub flaky_percent: u32,
 }
 
 impl Behaviour {
@@ -97,6 +99,15 @@ impl Behaviour {
         Self {
             script: VecDeque::new(),
             default: reply,
+            flaky_percent: 0,
+        }
+    }
+
+    /// `reply`, except about `percent` % of requests, which get 500 at once.
+    pub fn flaky(percent: u32, reply: Reply) -> Self {
+        Self {
+            flaky_percent: percent,
+            ..Self::always(reply)
         }
     }
 
@@ -105,6 +116,7 @@ impl Behaviour {
         Self {
             script: statuses.iter().map(|s| Reply::status(*s)).collect(),
             default: Reply::status(default),
+            flaky_percent: 0,
         }
     }
 }
@@ -225,7 +237,16 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
     let reply = {
         let mut b = shared.behaviour.lock().expect("lock");
         let default = b.default.clone();
-        b.script.pop_front().unwrap_or(default)
+        let n = shared.requests.lock().expect("lock").len() as u64;
+        let roll = n
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407)
+            >> 33;
+        if b.flaky_percent > 0 && (roll % 100) < u64::from(b.flaky_percent) {
+            Reply::status(500)
+        } else {
+            b.script.pop_front().unwrap_or(default)
+        }
     };
     if !reply.stall.is_zero() {
         actix_web::rt::time::sleep(reply.stall).await;
