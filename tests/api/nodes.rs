@@ -112,3 +112,72 @@ async fn only_the_owner_node_sends_so_an_ingest_on_another_node_arrives_once() {
         "five messages, each delivered once"
     );
 }
+
+/// A node that froze (or lost the network) in the middle of an ingest leaves a transaction
+/// open that holds the change lock shared. Changes wait for it only until Postgres ends that
+/// idle session, and ingests on the other nodes never wait behind a waiting change.
+#[actix_web::test]
+async fn an_ingest_transaction_left_open_by_a_frozen_node_holds_up_changes_briefly_and_ingests_never()
+ {
+    let a = TestApp::spawn().await;
+    let rx = Receiver::start().await;
+    let id = id_of(
+        &a.create_subscription(json!({"target_url": rx.url("/")}))
+            .await,
+    );
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&a.db)
+        .await
+        .expect("database name");
+    // A session of Courier's own kind (same connection settings), stuck mid-ingest.
+    let frozen = courier_actors::db::connect_and_migrate(
+        &format!("{}/{name}", crate::support::db_server()),
+        1,
+    )
+    .await
+    .expect("connects");
+    let mut tx = frozen.begin().await.expect("begin");
+    courier_actors::db::changes::lock_shared(&mut tx)
+        .await
+        .expect("shared change lock");
+    let started = std::time::Instant::now();
+    let change = async {
+        let r = a
+            .call(
+                "PATCH",
+                &format!("/subscriptions/{id}"),
+                Some(br#"{"event_types": ["x.*"]}"#),
+            )
+            .await;
+        (r.status, started.elapsed())
+    };
+    let ingests = async {
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        let mut slowest = Duration::ZERO;
+        for i in 0..10 {
+            let t = std::time::Instant::now();
+            let r = a
+                .ingest(&id, "x.y", format!("{{\"i\": {i}}}").as_bytes())
+                .await;
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+            slowest = slowest.max(t.elapsed());
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        slowest
+    };
+    let ((status, took), slowest) = futures_util::future::join(change, ingests).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the change is made once the idle session is ended"
+    );
+    assert!(took < Duration::from_secs(8), "the change waited {took:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "an ingest waited {slowest:?} behind the waiting change"
+    );
+    assert!(
+        tx.commit().await.is_err(),
+        "Postgres ended the idle transaction"
+    );
+}
