@@ -181,3 +181,101 @@ async fn an_ingest_transaction_left_open_by_a_frozen_node_holds_up_changes_brief
         "Postgres ended the idle transaction"
     );
 }
+
+/// One outcome for `shard` under an epoch no lease ever has, so it is refused (the fenced
+/// write runs all the same).
+fn outcome_for(shard: i32) -> courier_actors::messages::RecordOutcome {
+    use courier_actors::db::outcomes::{AttemptRecord, OutcomeRow, StatusUpdate};
+    let (delivery, now) = (uuid::Uuid::now_v7(), chrono::Utc::now());
+    courier_actors::messages::RecordOutcome {
+        subscription_id: uuid::Uuid::now_v7(),
+        row: OutcomeRow {
+            shard,
+            epoch: -1,
+            attempt: AttemptRecord {
+                id: uuid::Uuid::now_v7(),
+                delivery_id: delivery,
+                attempt_number: 1,
+                attempted_at: now,
+                request_headers: "{}".into(),
+                status_code: Some(200),
+                response_body: None,
+                response_body_base64: None,
+                response_headers: None,
+                duration_ms: 1,
+                error_class: None,
+                error_message: None,
+                succeeded: true,
+            },
+            update: StatusUpdate {
+                id: delivery,
+                status: courier_actors::domain::DeliveryStatus::Succeeded,
+                attempt_count: 1,
+                next_attempt_at: None,
+                last_attempt_at: now,
+                last_status_code: Some(200),
+                last_error: None,
+            },
+            health: None,
+        },
+        schedule: None,
+        mark: courier_actors::retry_store::Mark {
+            shard: u16::try_from(shard).unwrap_or(0),
+            delivery_id: delivery,
+            attempt: 1,
+            epoch: 1,
+        },
+        permit: None,
+    }
+}
+
+/// A lease is handed back after a `Flush` of the outcomes recorded before it. The flush
+/// waits for those, not for the queue to empty: under steady traffic (here: a later outcome
+/// whose write is held up) it may never empty, and the lease would never be handed back.
+#[actix_web::test]
+async fn a_flush_waits_for_earlier_outcomes_only_not_for_the_queue_to_empty() {
+    use actix::Actor as _;
+    use courier_actors::messages::Flush;
+    use courier_actors::persistence::PersistenceActor;
+    let a = TestApp::spawn().await;
+    let redis = courier_actors::cache::redis_pool(&crate::support::redis_url(), 2).expect("pool");
+    let store = courier_actors::retry_store::RetryStore::new(redis, &a.redis_prefix, "flush-test");
+    // As this node's persistence: the fenced write share-locks the shards rows it holds, so
+    // a row locked here holds that shard's writes up.
+    let node = a.engine.config().node_id.clone();
+    let p = PersistenceActor::new(a.db.clone(), node, store, Duration::from_secs(60)).start();
+    let lock = |shard: i32| {
+        let db = a.db.clone();
+        async move {
+            let mut tx = db.begin().await.expect("begin");
+            sqlx::query("SELECT 1 FROM shards WHERE shard = $1 FOR UPDATE")
+                .bind(shard)
+                .execute(&mut *tx)
+                .await
+                .expect("row lock");
+            tx
+        }
+    };
+    let (hold_0, hold_1) = (lock(0).await, lock(1).await);
+    p.do_send(outcome_for(0));
+    let flush = p.send(Flush);
+    p.do_send(outcome_for(1));
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    hold_0.commit().await.expect("release shard 0");
+    let flushed = actix_web::rt::time::timeout(Duration::from_secs(3), flush).await;
+    assert!(
+        flushed.is_ok(),
+        "the flush resolves once the outcome before it is written, while a later one is still held up"
+    );
+    let early = actix_web::rt::time::timeout(Duration::from_millis(500), p.send(Flush)).await;
+    assert!(
+        early.is_err(),
+        "a flush after the held-up outcome waits for it"
+    );
+    hold_1.commit().await.expect("release shard 1");
+    let again = actix_web::rt::time::timeout(Duration::from_secs(5), p.send(Flush)).await;
+    assert!(
+        again.is_ok(),
+        "and the next flush once that one is written too"
+    );
+}
