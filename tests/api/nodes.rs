@@ -279,3 +279,43 @@ async fn a_flush_waits_for_earlier_outcomes_only_not_for_the_queue_to_empty() {
         "and the next flush once that one is written too"
     );
 }
+
+/// A shard handed back goes to the node below its fair share (which takes free shards at
+/// once); a node already at its share, which takes only shards free for two ticks, leaves it
+/// alone — else nodes at their share pass released shards back and forth, each handover
+/// with attempts in flight.
+#[actix_web::test]
+async fn a_released_shard_is_not_taken_at_once_by_a_node_at_its_share() {
+    use courier_actors::db::shards;
+    let url = format!(
+        "{}/courier_test_{}",
+        crate::support::db_server(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let db = courier_actors::db::connect_and_migrate(&url, 2)
+        .await
+        .expect("fresh database");
+    let taken = shards::acquire(&db, "a", 1, 3.0, 0.0, false)
+        .await
+        .expect("acquire");
+    assert_eq!(taken.len(), 1);
+    let released = taken[0];
+    shards::release(&db, "a", &taken).await.expect("release");
+    // A node at its share: only shards whose lease ended two ticks (here 0.5 s) ago.
+    let at_share = shards::acquire(&db, "b", 64, 3.0, 0.5, false)
+        .await
+        .expect("acquire");
+    assert!(
+        at_share.iter().all(|r| r.shard != released.shard),
+        "a node at its share does not grab a shard just handed back"
+    );
+    // The node below its share takes it at once.
+    let below = shards::acquire(&db, "c", 1, 3.0, 0.0, false)
+        .await
+        .expect("acquire");
+    assert_eq!(
+        below.iter().map(|r| r.shard).collect::<Vec<_>>(),
+        vec![released.shard]
+    );
+    db.close().await;
+}
