@@ -76,10 +76,11 @@ pub const STATEMENT_TIMEOUT: &str = "30s";
 
 /// How long Postgres lets a transaction of ours sit idle before it ends the session. Our
 /// transactions never wait between statements; one that does belongs to a process that froze
-/// or lost the network mid-transaction, and its locks (the change lock shared, by an ingest)
-/// would otherwise hold every subscription change on every node until the kernel gives up on
-/// the connection.
-pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
+/// or lost the network mid-transaction, and its locks would otherwise stay until the kernel
+/// gives up on the connection: the change lock shared (an ingest) holds every subscription
+/// change on every node, and the shards rows share-locked by an outcome write keep other
+/// nodes from taking over that node's shards.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "3s";
 
 /// Connects to `url`, creating the database when it does not exist, and applies migrations.
 pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<PgPool, ConnectError> {
