@@ -83,10 +83,11 @@ pub async fn tenures(db: &PgPool) -> HashMap<u16, Vec<Tenure>> {
             continue;
         }
         if let Some(t) = list.last_mut() {
-            // A release (-infinity) ends it when it happened; a renewal moves its end.
+            // A release (the lease ending at once, or -infinity) ends it when it happened; a
+            // renewal moves its end.
             t.end = match until {
-                Some(u) => t.end.max(u),
-                None => t.end.min(at),
+                Some(u) if u > at => t.end.max(u),
+                _ => t.end.min(at),
             };
         }
     }

@@ -30,7 +30,7 @@ pub struct LoadStats {
     pub accepted: Vec<Accepted>,
     /// Requests answered 202.
     pub requests_ok: u64,
-    /// No answer (node stopped, cut off or dead) or 503: the client would try again.
+    /// No answer (node stopped, cut off or dead), 503 or 408: the client would try again.
     pub unanswered: u64,
     /// Any other answer: must stay empty.
     pub unexpected: Vec<String>,
@@ -154,7 +154,8 @@ fn record(stats: &Mutex<LoadStats>, node: usize, answer: api::Answer) {
                 s.accepted.push(Accepted { delivery, node, at });
             }
         }
-        Ok((503, _)) | Err(_) => s.unanswered += 1,
+        // 503: a dependency is down; 408: the node was frozen while the request arrived.
+        Ok((503 | 408, _)) | Err(_) => s.unanswered += 1,
         Ok((status, v)) => s.unexpected.push(format!("node {node}: {status} {v}")),
     }
 }
