@@ -230,13 +230,13 @@ async fn listen_redis(deps: Arc<EngineDeps>, supervisor: Addr<Supervisor>, wake:
 /// [`crate::subscription::core::RECENT`] is longer, by a margin for clocks apart.)
 pub const FRESH_HAND_OVER_MS: i64 = 1_000;
 
+/// Stale handed-over jobs by subscription: `(delivery id, due ms)`.
+pub type StaleJobs = HashMap<Uuid, Vec<(Uuid, i64)>>;
+
 /// Splits handed-over jobs into those fresh enough to send as they are and, by
 /// subscription, the ids of the stale ones.
-pub fn split_stale(
-    jobs: Vec<WireJob>,
-    now_ms: i64,
-) -> (Vec<DeliveryJob>, HashMap<Uuid, Vec<(Uuid, i64)>>) {
-    let mut stale: HashMap<Uuid, Vec<(Uuid, i64)>> = HashMap::new();
+pub fn split_stale(jobs: Vec<WireJob>, now_ms: i64) -> (Vec<DeliveryJob>, StaleJobs) {
+    let mut stale = StaleJobs::new();
     let mut fresh = Vec::new();
     for job in jobs {
         // Its age counts from the message's acceptance (the id's UUIDv7 time): a node that

@@ -18,6 +18,13 @@ pub fn note(text: &str) {
 }
 
 type AttemptRow = (i32, DateTime<Utc>, Option<i32>, bool);
+type SessionRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
 
 /// The delivery's row and its recorded attempts.
 pub async fn delivery(db: &PgPool, id: &str) -> String {
@@ -44,7 +51,7 @@ pub async fn delivery(db: &PgPool, id: &str) -> String {
 
 /// Sessions that are not idle, with what they wait on.
 pub async fn activity(db: &PgPool) -> String {
-    let rows: Vec<(Option<String>, Option<String>, Option<String>, Option<String>, Option<DateTime<Utc>>)> =
+    let rows: Vec<SessionRow> =
         sqlx::query_as(
             "SELECT client_addr::text, state, wait_event_type || ':' || wait_event, left(query, 90), xact_start \
              FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \

@@ -38,8 +38,8 @@ pub async fn same_node_id_is_refused(c: &Cluster) -> Vec<String> {
     }
     if code.is_none() {
         let _ = child.kill();
-        let _ = child.wait();
     }
+    let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let last = text.lines().last().unwrap_or("").to_owned();
     let after = c.shards_of("node1").await;

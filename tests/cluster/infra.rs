@@ -324,10 +324,6 @@ impl Node {
             signal(pid, "-CONT");
         }
     }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
 }
 
 impl Drop for Node {

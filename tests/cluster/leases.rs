@@ -33,12 +33,13 @@ pub async fn install(db: &PgPool) {
 /// One node's hold on one shard at one epoch.
 #[derive(Debug, Clone)]
 pub struct Tenure {
-    pub shard: u16,
     pub owner: String,
     pub epoch: i64,
     pub start: DateTime<Utc>,
     /// When it stopped counting: handed back, or its lease ran out.
     pub end: DateTime<Utc>,
+    /// Handed back (rather than run out or taken over).
+    pub released: bool,
 }
 
 impl Tenure {
@@ -74,21 +75,24 @@ pub async fn tenures(db: &PgPool) -> HashMap<u16, Vec<Tenure>> {
         let same = list.last().is_some_and(|t| t.epoch == epoch);
         if !same {
             list.push(Tenure {
-                shard,
                 owner,
                 epoch,
                 start: acquired.unwrap_or(at),
                 end: until.unwrap_or(at),
+                released: false,
             });
             continue;
         }
         if let Some(t) = list.last_mut() {
             // A release (the lease ending at once, or -infinity) ends it when it happened; a
             // renewal moves its end.
-            t.end = match until {
-                Some(u) if u > at => t.end.max(u),
-                _ => t.end.min(at),
-            };
+            match until {
+                Some(u) if u > at => t.end = t.end.max(u),
+                _ => {
+                    t.end = t.end.min(at);
+                    t.released = true;
+                }
+            }
         }
     }
     for list in out.values_mut() {

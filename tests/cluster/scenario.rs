@@ -194,7 +194,7 @@ pub async fn run(c: &mut Cluster, kind: Kind, k: usize, version: u32) -> Vec<Str
     }
     sleep_ms(2_000).await;
     let load = loader.stop().await;
-    accepted.extend(load.accepted.iter().map(|a| a.delivery.clone()));
+    accepted.extend(load.accepted.iter().cloned());
     let _ = c.rx.wait_for(&accepted, Duration::from_secs(30)).await;
     let engine_dups = c.possible_duplicates().await - dups_before;
     let tenures = leases::tenures(&c.db).await;
@@ -255,10 +255,26 @@ pub async fn run(c: &mut Cluster, kind: Kind, k: usize, version: u32) -> Vec<Str
             failures.push(format!("node{k} delivered nothing while cut off from Redis (it kept Postgres and its leases)"));
         }
     }
-    for id in f.unexplained_ids.iter().take(4) {
+    for (id, shard) in f.unexplained.iter().take(4) {
+        let held: Vec<String> = tenures
+            .get(shard)
+            .into_iter()
+            .flatten()
+            .filter(|t| t.end > fault_at - chrono::Duration::seconds(5))
+            .map(|t| {
+                format!(
+                    "{}@{} {}..{}",
+                    t.owner,
+                    t.epoch,
+                    t.start.format("%M:%S%.3f"),
+                    t.end.format("%M:%S%.3f")
+                )
+            })
+            .collect();
+        let row = debug::delivery(&c.db, id).await;
         debug::note(&format!(
-            "{name}: duplicate {}",
-            debug::delivery(&c.db, id).await
+            "{name}: duplicate {row} | shard {shard}: {}",
+            held.join(", ")
         ));
     }
     report(&format!(
