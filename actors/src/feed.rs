@@ -96,17 +96,25 @@ impl From<WireJob> for DeliveryJob {
 
 /// Publishes on Redis, logging (never failing) when it cannot.
 pub async fn publish(redis: &RedisPool, channel: String, payload: String) {
-    let Ok(mut conn) = redis.get().await else {
-        tracing::debug!(%channel, "redis unavailable; the receivers catch up by themselves");
-        return;
+    let send = async {
+        let Ok(mut conn) = redis.get().await else {
+            tracing::debug!(%channel, "redis unavailable; the receivers catch up by themselves");
+            return;
+        };
+        let sent: Result<(), _> = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(payload)
+            .query_async(&mut *conn)
+            .await;
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, %channel, "cannot publish");
+        }
     };
-    let sent: Result<(), _> = redis::cmd("PUBLISH")
-        .arg(&channel)
-        .arg(payload)
-        .query_async(&mut *conn)
-        .await;
-    if let Err(e) = sent {
-        tracing::debug!(error = %e, %channel, "cannot publish");
+    if tokio::time::timeout(crate::cache::REDIS_CALL, send)
+        .await
+        .is_err()
+    {
+        tracing::debug!("redis did not answer in time; the receivers catch up by themselves");
     }
 }
 
