@@ -41,8 +41,11 @@ fn lock() -> File {
 }
 
 impl Cluster {
-    pub async fn start() -> Self {
+    /// Builds the cluster for the test `name` (once no other cluster runs), heading its
+    /// lines in the report.
+    pub async fn start(name: &str) -> Self {
         let lock = lock();
+        crate::report(&format!("== {name} ({})", chrono::Utc::now().to_rfc3339()));
         let net = Net::create(NODES);
         let pg = Postgres::start(&net);
         let redis = Redis::start(&net);

@@ -49,7 +49,7 @@ fn runnable(test: &str) -> bool {
             false
         }
         None => {
-            report(&format!("== {test} ({})", chrono::Utc::now().to_rfc3339()));
+            println!("cluster suite: {test}");
             true
         }
     }
@@ -69,7 +69,7 @@ async fn three_nodes_survive_kill_stop_and_partitions_under_steady_traffic() {
     if !runnable("node faults") {
         return;
     }
-    let mut c = Cluster::start().await;
+    let mut c = Cluster::start("node faults").await;
     let mut failures = Vec::new();
     let plan = [
         (Kind::Kill, 1),
@@ -88,7 +88,7 @@ async fn a_duplicate_node_id_is_refused_a_redis_outage_and_resume_races_lose_not
     if !runnable("identity, Redis outage, resume race") {
         return;
     }
-    let mut c = Cluster::start().await;
+    let mut c = Cluster::start("identity, Redis outage, resume race").await;
     let mut failures = extras::same_node_id_is_refused(&c).await;
     failures.extend(scenario::run(&mut c, Kind::RedisDown, 2, 1).await);
     failures.extend(extras::resume_racing_ingest(&mut c).await);
