@@ -163,11 +163,14 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         .is_some_and(|c| {
             // 57P*: shutting down; 08*: connection; 53300: too many connections; 57014: a
             // statement timeout; 25P03: the session sat idle in a transaction (this process
-            // was frozen or cut off) and was ended; 40001/40P01: serialization failure and
-            // deadlock (retry).
+            // was frozen or cut off) and was ended; 55P03: a change could not get the change
+            // lock in time; 40001/40P01: serialization failure and deadlock (retry).
             c.starts_with("57P")
                 || c.starts_with("08")
-                || matches!(c.as_ref(), "53300" | "57014" | "25P03" | "40001" | "40P01")
+                || matches!(
+                    c.as_ref(),
+                    "53300" | "57014" | "25P03" | "55P03" | "40001" | "40P01"
+                )
         })
 }
 
