@@ -17,6 +17,11 @@ use crate::db::subscriptions::{self, SubscriptionRow};
 
 pub type RedisPool = bb8::Pool<RedisConnectionManager>;
 
+/// The longest a fast-path Redis call may take (checkout and answer). A connection whose peer
+/// went silent (a network partition) answers nothing and errs only when the kernel gives up,
+/// minutes later; past this the caller carries on without Redis, as when it is down.
+pub const REDIS_CALL: Duration = Duration::from_millis(500);
+
 /// A lazily connecting pool: the process starts even while Redis is down, and `/ready` says so.
 pub fn redis_pool(url: &str, max_size: u32) -> Result<RedisPool, bb8_redis::redis::RedisError> {
     let manager = RedisConnectionManager::new(url)?;
@@ -96,13 +101,13 @@ impl SubscriptionCache {
         if wanted.is_empty() {
             return out;
         }
-        let Ok(mut conn) = self.redis.get().await else {
-            return out;
-        };
         let keys: Vec<String> = wanted.iter().map(|(id, v)| self.key(*id, *v)).collect();
-        let raw: Vec<Option<String>> = match conn.mget(&keys).await {
-            Ok(r) => r,
-            Err(_) => return out,
+        let read = async {
+            let mut conn = self.redis.get().await.ok()?;
+            conn.mget::<_, Vec<Option<String>>>(&keys).await.ok()
+        };
+        let Ok(Some(raw)) = tokio::time::timeout(REDIS_CALL, read).await else {
+            return out;
         };
         for ((id, v), value) in wanted.iter().zip(raw) {
             let row: Option<SubscriptionRow> = value.and_then(|j| serde_json::from_str(&j).ok());
@@ -121,16 +126,21 @@ impl SubscriptionCache {
         let ttl_ms = u64::try_from(self.ttl.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
-        match self.redis.get().await {
-            Ok(mut conn) => {
-                if let Err(e) = conn
-                    .pset_ex::<_, _, ()>(self.key(row.id, row.version), json, ttl_ms)
-                    .await
-                {
-                    tracing::debug!(error = %e, "cannot cache subscription");
+        let write = async {
+            match self.redis.get().await {
+                Ok(mut conn) => {
+                    if let Err(e) = conn
+                        .pset_ex::<_, _, ()>(self.key(row.id, row.version), json, ttl_ms)
+                        .await
+                    {
+                        tracing::debug!(error = %e, "cannot cache subscription");
+                    }
                 }
+                Err(e) => tracing::debug!(error = %e, "redis unavailable; subscription not cached"),
             }
-            Err(e) => tracing::debug!(error = %e, "redis unavailable; subscription not cached"),
+        };
+        if tokio::time::timeout(REDIS_CALL, write).await.is_err() {
+            tracing::debug!("redis did not answer in time; subscription not cached");
         }
     }
 

@@ -8,8 +8,11 @@
 //!   still arrives within that, and within seconds after a Redis or Postgres outage ends.
 //! - **Work for another node.** An ingest accepted here for a shard another node holds is
 //!   handed to that node on `{prefix}work:{node}` (with its payload), or as a backfill hint
-//!   (operator requeues). A lost message only means the owner's sweeper finds the work.
+//!   (operator requeues). A lost message only means the owner's sweeper finds the work; a
+//!   late one (Redis was slow or cut off, and delivers what it buffered) is taken by id from
+//!   Postgres, never sent again from its payload.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +28,7 @@ use crate::cache::RedisPool;
 use crate::db::changes;
 use crate::engine::EngineDeps;
 use crate::job::DeliveryJob;
-use crate::messages::{Backfill, Dispatch};
+use crate::messages::{Backfill, Dispatch, Enqueue};
 use crate::supervisor::Supervisor;
 
 /// How often the directory confirms it is current, whatever it heard.
@@ -100,17 +103,25 @@ impl From<WireJob> for DeliveryJob {
 
 /// Publishes on Redis, logging (never failing) when it cannot.
 pub async fn publish(redis: &RedisPool, channel: String, payload: String) {
-    let Ok(mut conn) = redis.get().await else {
-        tracing::debug!(%channel, "redis unavailable; the receivers catch up by themselves");
-        return;
+    let send = async {
+        let Ok(mut conn) = redis.get().await else {
+            tracing::debug!(%channel, "redis unavailable; the receivers catch up by themselves");
+            return;
+        };
+        let sent: Result<(), _> = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(payload)
+            .query_async(&mut *conn)
+            .await;
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, %channel, "cannot publish");
+        }
     };
-    let sent: Result<(), _> = redis::cmd("PUBLISH")
-        .arg(&channel)
-        .arg(payload)
-        .query_async(&mut *conn)
-        .await;
-    if let Err(e) = sent {
-        tracing::debug!(error = %e, %channel, "cannot publish");
+    if tokio::time::timeout(crate::cache::REDIS_CALL, send)
+        .await
+        .is_err()
+    {
+        tracing::debug!("redis did not answer in time; the receivers catch up by themselves");
     }
 }
 
@@ -228,23 +239,67 @@ async fn listen_redis(deps: Arc<EngineDeps>, supervisor: Addr<Supervisor>, wake:
     }
 }
 
+/// A handed-over job older than this is taken by id, from Postgres: this node's sweeper may
+/// have found and delivered it meanwhile, and its payload would send it again. (Younger than
+/// this, a delivery already written here is still remembered by its actor:
+/// [`crate::subscription::core::RECENT`] is longer, by a margin for clocks apart.)
+pub const FRESH_HAND_OVER_MS: i64 = 1_000;
+
+/// Stale handed-over jobs by subscription: `(delivery id, due ms)`.
+pub type StaleJobs = HashMap<Uuid, Vec<(Uuid, i64)>>;
+
+/// Splits handed-over jobs into those fresh enough to send as they are and, by
+/// subscription, the ids of the stale ones.
+pub fn split_stale(jobs: Vec<WireJob>, now_ms: i64) -> (Vec<DeliveryJob>, StaleJobs) {
+    let mut stale = StaleJobs::new();
+    let mut fresh = Vec::new();
+    for job in jobs {
+        // Its age counts from the message's acceptance (the id's UUIDv7 time): a node that
+        // froze between commit and hand-over sends it late with a fresh due time.
+        let accepted_ms = job
+            .message_id
+            .get_timestamp()
+            .and_then(|t| i64::try_from(t.to_unix().0).ok())
+            .map_or(job.due_ms, |secs| secs * 1000)
+            .min(job.due_ms);
+        if now_ms - accepted_ms > FRESH_HAND_OVER_MS {
+            stale
+                .entry(job.subscription_id)
+                .or_default()
+                .push((job.delivery_id, job.due_ms));
+        } else {
+            fresh.push(DeliveryJob::from(job));
+        }
+    }
+    (fresh, stale)
+}
+
 fn take_work(supervisor: &Addr<Supervisor>, payload: &str) {
     let Ok(work) = serde_json::from_str::<Work>(payload) else {
         tracing::warn!("unreadable work message; ignored (the sweeper finds the work)");
         return;
     };
-    if !work.jobs.is_empty() {
+    let (fresh, stale) = split_stale(work.jobs, chrono::Utc::now().timestamp_millis());
+    if !fresh.is_empty() {
         supervisor.do_send(Dispatch {
-            jobs: work.jobs.into_iter().map(DeliveryJob::from).collect(),
+            jobs: fresh,
             from_peer: true,
         });
     }
     let now = chrono::Utc::now().timestamp_millis();
     for (subscription_id, id) in work.requeue {
-        supervisor.do_send(crate::messages::Enqueue {
+        supervisor.do_send(Enqueue {
             subscription_id,
             deliveries: vec![(id, now)],
             force: true,
+            from_peer: true,
+        });
+    }
+    for (subscription_id, deliveries) in stale {
+        supervisor.do_send(Enqueue {
+            subscription_id,
+            deliveries,
+            force: false,
             from_peer: true,
         });
     }
@@ -263,4 +318,45 @@ async fn subscribe(url: &str, channels: &[String]) -> redis::RedisResult<redis::
         pubsub.subscribe(ch).await?;
     }
     Ok(pubsub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(due_ms: i64) -> WireJob {
+        WireJob {
+            delivery_id: Uuid::now_v7(),
+            message_id: Uuid::now_v7(),
+            subscription_id: Uuid::nil(),
+            event_type: "a.b".into(),
+            payload: Some("{}".into()),
+            attempts_made: 0,
+            attempt_base: 0,
+            due_ms,
+        }
+    }
+
+    #[test]
+    fn a_late_hand_over_is_taken_by_id_not_sent_from_its_payload() {
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut frozen = wire(now);
+        frozen.message_id = Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            u64::try_from(now / 1000 - 6).unwrap_or(0),
+            0,
+        ));
+        let (fresh, stale) = split_stale(vec![wire(now - 10), wire(now - 5_000), frozen], now);
+        assert_eq!(fresh.len(), 1, "a fresh job keeps its payload");
+        assert_eq!(
+            stale[&Uuid::nil()].len(),
+            2,
+            "a late one is loaded from Postgres, also when its due time is fresh but its message is not"
+        );
+        assert!(
+            FRESH_HAND_OVER_MS
+                < i64::try_from(crate::subscription::core::RECENT.as_millis()).unwrap_or(0),
+            "the owner remembers a written delivery for longer than a hand-over counts as fresh"
+        );
+    }
 }

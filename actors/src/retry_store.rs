@@ -101,8 +101,11 @@ impl RetryStore {
             )
             .ignore();
         }
-        if let Err(e) = self.run(pipe).await {
-            tracing::warn!(error = %e, "cannot update the retry schedule in redis");
+        // Bounded: its outcomes' permits wait for it. What it misses, the sweeper finds.
+        match tokio::time::timeout(crate::cache::REDIS_CALL, self.run(pipe)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot update the retry schedule in redis"),
+            Err(_) => tracing::warn!("redis did not answer in time; retry schedule not updated"),
         }
     }
 

@@ -7,6 +7,8 @@
 //! subscription's status half-way through a change (a resume cannot miss a delivery that an
 //! ingest is inserting as held). Ingests do not block each other.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -59,14 +61,53 @@ pub struct Change {
     pub at: DateTime<Utc>,
 }
 
+/// How long one try for the exclusive lock waits. While a change waits in the lock's queue,
+/// every ingest that asks for the lock shared queues behind it; a try that times out leaves
+/// the queue, so an ingest transaction that cannot finish (its node froze or lost the
+/// network, until Postgres ends it: `IDLE_IN_TRANSACTION_TIMEOUT`) holds up changes, never
+/// ingests on the other nodes.
+const LOCK_TRY: &str = "200ms";
+/// The pause between tries.
+const LOCK_PAUSE: Duration = Duration::from_millis(200);
+/// How long a change keeps trying before it gives up (as unavailable).
+const LOCK_GIVE_UP: Duration = Duration::from_secs(20);
+
 /// Opens a change's transaction holding the exclusive change lock.
 pub async fn begin_change(pool: &PgPool) -> Result<Tx<'static>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(CHANGE_LOCK)
+    let started = std::time::Instant::now();
+    loop {
+        let mut tx = pool.begin().await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SET LOCAL lock_timeout = '{LOCK_TRY}'"
+        )))
         .execute(&mut *tx)
         .await?;
-    Ok(tx)
+        let locked = sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CHANGE_LOCK)
+            .execute(&mut *tx)
+            .await;
+        match locked {
+            Ok(_) => {
+                sqlx::query("SET LOCAL lock_timeout = 0")
+                    .execute(&mut *tx)
+                    .await?;
+                return Ok(tx);
+            }
+            Err(e) if lock_not_available(&e) && started.elapsed() < LOCK_GIVE_UP => {
+                let _ = tx.rollback().await;
+                tracing::debug!("the change lock is held; trying again");
+                tokio::time::sleep(LOCK_PAUSE).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `55P03`: `lock_timeout` ran out.
+fn lock_not_available(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "55P03")
 }
 
 /// Takes the change lock shared, for the rest of `tx` (ingest commits).

@@ -75,11 +75,25 @@ macro_rules! statement {
 /// How long one statement may run before Postgres cancels it.
 pub const STATEMENT_TIMEOUT: &str = "30s";
 
+/// How long Postgres lets a transaction of ours sit idle before it ends the session. Our
+/// transactions never wait between statements; one that does belongs to a process that froze
+/// or lost the network mid-transaction, and its locks would otherwise stay until the kernel
+/// gives up on the connection: the change lock shared (an ingest) holds every subscription
+/// change on every node, and the shards rows share-locked by an outcome write keep other
+/// nodes from taking over that node's shards.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "3s";
+
 /// Connects to `url`, creating the database when it does not exist, and applies migrations.
 pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<PgPool, ConnectError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(ConnectError::BadUrl)?
-        .options([("statement_timeout", STATEMENT_TIMEOUT)]);
+        .options([
+            ("statement_timeout", STATEMENT_TIMEOUT),
+            (
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+        ]);
     create_database_if_missing(&options).await?;
     let port = options.get_port();
     let pool = PgPoolOptions::new()
@@ -149,10 +163,15 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         .and_then(|d| d.code())
         .is_some_and(|c| {
             // 57P*: shutting down; 08*: connection; 53300: too many connections; 57014: a
-            // statement timeout; 40001/40P01: serialization failure and deadlock (retry).
+            // statement timeout; 25P03: the session sat idle in a transaction (this process
+            // was frozen or cut off) and was ended; 55P03: a change could not get the change
+            // lock in time; 40001/40P01: serialization failure and deadlock (retry).
             c.starts_with("57P")
                 || c.starts_with("08")
-                || matches!(c.as_ref(), "53300" | "57014" | "40001" | "40P01")
+                || matches!(
+                    c.as_ref(),
+                    "53300" | "57014" | "25P03" | "55P03" | "40001" | "40P01"
+                )
         })
 }
 

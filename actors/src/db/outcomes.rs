@@ -1,6 +1,6 @@
 //! The fenced write of attempt outcomes: a batch of attempts, the delivery updates they
 //! imply and the owners' health updates, in one transaction that first checks, under a
-//! share lock on the shards' lease rows, that this node still holds each outcome's shard at
+//! key-share lock on the shards' lease rows, that this node still holds each outcome's shard at
 //! the epoch the attempt was sent under. Outcomes of a lost lease are refused, not written.
 
 use std::collections::{HashMap, HashSet};
@@ -84,8 +84,11 @@ pub async fn write(
     Ok(refused)
 }
 
-/// The `(shard, epoch)` pairs among the batch's that `node` holds now, share-locked so no
-/// takeover commits before this transaction does.
+/// The `(shard, epoch)` pairs among the batch's that `node` holds now, key-share-locked so no
+/// takeover commits before this transaction does: a takeover picks its rows `FOR UPDATE SKIP
+/// LOCKED` ([`super::shards::acquire`]), which this lock holds off. It is the weakest lock that
+/// does, so this node's own renewals and hand-backs (plain updates of `lease_until`) never wait
+/// for its outcome writes: under load they did, long enough for its leases to lapse.
 async fn held_leases(
     tx: &mut Tx<'_>,
     node: &str,
@@ -96,7 +99,7 @@ async fn held_leases(
     shards.dedup();
     let rows: Vec<(i32, i64)> = sqlx::query_as(
         "SELECT shard, epoch FROM shards WHERE shard = ANY($2) AND owner = $1 \
-         AND lease_until > now() ORDER BY shard FOR SHARE",
+         AND lease_until > now() ORDER BY shard FOR KEY SHARE",
     )
     .bind(node)
     .bind(&shards)

@@ -84,13 +84,15 @@ pub async fn acquire(
     .await
 }
 
-/// Gives leases up (they end now, so another node can take them at once).
+/// Gives leases up. They end now, so the node below its fair share takes them at its next
+/// tick; only after two more ticks may a node already at its share take them (as it may any
+/// lease that ran out), so nodes at their share do not pass released shards back and forth.
 pub async fn release(pool: &PgPool, node: &str, leases: &[LeaseRow]) -> Result<u64, sqlx::Error> {
     if leases.is_empty() {
         return Ok(0);
     }
     Ok(sqlx::query(
-        "UPDATE shards s SET lease_until = '-infinity' \
+        "UPDATE shards s SET lease_until = now() \
          FROM UNNEST($2::int[], $3::bigint[]) AS h(shard, epoch) \
          WHERE s.shard = h.shard AND s.epoch = h.epoch AND s.owner = $1",
     )

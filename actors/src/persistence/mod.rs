@@ -78,9 +78,17 @@ pub struct PersistenceActor {
     backoff: outcomes::Backoff,
     marks: Vec<(Mark, oneshot::Sender<()>)>,
     marking: bool,
-    /// Redis updates under way (a `Flush` waits for them too).
-    schedule_updates: usize,
-    flush_waiters: Vec<oneshot::Sender<()>>,
+    /// Outcomes received so far: each `Flush` waits for the ones received before it.
+    received: u64,
+    /// Outcomes written to Postgres (in order: batches are written one at a time).
+    written: u64,
+    /// Written batches by the count they end at, and whether their Redis updates are done
+    /// (those run concurrently and may finish out of order).
+    settling: VecDeque<(u64, bool)>,
+    /// Every outcome counted below this is written and its Redis updates are done.
+    settled: u64,
+    /// `Flush`es, each with the count it waits for.
+    flush_waiters: Vec<(u64, oneshot::Sender<()>)>,
 }
 
 impl PersistenceActor {
@@ -102,7 +110,10 @@ impl PersistenceActor {
             backoff: outcomes::Backoff::default(),
             marks: Vec::new(),
             marking: false,
-            schedule_updates: 0,
+            received: 0,
+            written: 0,
+            settling: VecDeque::new(),
+            settled: 0,
             flush_waiters: Vec::new(),
         }
     }
@@ -143,6 +154,7 @@ impl PersistenceActor {
             match result {
                 Ok(written) => {
                     act.backoff.reset();
+                    act.written += batch.len() as u64;
                     act.after_write(batch, written, ctx);
                     act.write_outcomes(ctx);
                 }
@@ -188,27 +200,44 @@ impl PersistenceActor {
             .collect();
         let unmark: Vec<Mark> = batch.iter().map(|(o, _)| o.mark).collect();
         let store = self.retry_store.clone();
-        self.schedule_updates += 1;
+        let end = self.written;
+        self.settling.push_back((end, false));
         ctx.spawn(
             async move { store.apply(&add, &remove, &unmark).await }
                 .into_actor(self)
                 .map(move |(), act, _| {
-                    act.schedule_updates -= 1;
                     // Dropping each entry releases its permit; the waiter learns it is written.
                     for (_, waiter) in batch {
                         let _ = waiter.send(());
                     }
-                    act.answer_flushes();
+                    act.settle(end);
                 }),
         );
     }
 
-    /// Answers the waiting `Flush`es once nothing is buffered or being written.
+    /// The Redis updates of the batch ending at `end` are done.
+    fn settle(&mut self, end: u64) {
+        if let Some(entry) = self.settling.iter_mut().find(|(e, _)| *e == end) {
+            entry.1 = true;
+        }
+        while let Some(&(e, true)) = self.settling.front() {
+            self.settled = e;
+            self.settling.pop_front();
+        }
+        self.answer_flushes();
+    }
+
+    /// Answers each waiting `Flush` whose outcomes are all written and settled. (It waits
+    /// for those received before it, not for the queue to empty, which under steady load it
+    /// may never do.)
     fn answer_flushes(&mut self) {
-        if self.outcomes.is_empty() && !self.writing && self.schedule_updates == 0 {
-            for w in self.flush_waiters.drain(..) {
-                let _ = w.send(());
-            }
+        let settled = self.settled;
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flush_waiters)
+            .into_iter()
+            .partition(|(target, _)| *target <= settled);
+        self.flush_waiters = waiting;
+        for (_, w) in done {
+            let _ = w.send(());
         }
     }
 
@@ -262,6 +291,7 @@ impl Handler<RecordOutcome> for PersistenceActor {
 
     fn handle(&mut self, msg: RecordOutcome, ctx: &mut Self::Context) -> Self::Result {
         let (tx, rx) = oneshot::channel();
+        self.received += 1;
         self.outcomes.push_back((msg, tx));
         self.write_outcomes(ctx);
         Box::pin(async move {
@@ -288,7 +318,8 @@ impl Handler<Flush> for PersistenceActor {
 
     fn handle(&mut self, _msg: Flush, ctx: &mut Self::Context) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        self.flush_waiters.push(tx);
+        self.flush_waiters.push((self.received, tx));
+        self.answer_flushes();
         self.write_outcomes(ctx);
         Box::pin(async move {
             let _ = rx.await;

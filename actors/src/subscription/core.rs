@@ -7,7 +7,8 @@
 //! Redis remembered, operator requeues), a "backlog" note (the sweeper saw due rows in
 //! Postgres: the core pages through them itself, in due order, by keyset), and its own
 //! retries. An id is held at most once (`known`), and an id whose outcome is not yet written
-//! (`unwritten`) is never taken again from a page, so nothing is sent twice by this node.
+//! (`unwritten`) or was written within [`RECENT`] is never taken again from a page or a
+//! hand-over, so nothing is sent twice by this node.
 //!
 //! Must never: exceed `max_in_flight` or the rate limit, send while throttled or inactive,
 //! hold more than [`READY_MAX`] payloads.
@@ -42,6 +43,9 @@ pub const READY_MAX: usize = 2_000;
 const LOW_WATER: usize = READY_MAX / 4;
 /// Ids loaded (or rows paged) per Postgres round trip.
 pub const LOAD_BATCH: usize = 500;
+/// How long an id is remembered after its outcome is written: a page read before that
+/// write, or a peer's hand-over that was slow to arrive, may still name it as due.
+pub const RECENT: Duration = Duration::from_secs(2);
 
 /// What every subscription's core shares.
 #[derive(Debug, Clone)]
@@ -102,6 +106,9 @@ pub struct Core<C: Clock> {
     known: HashSet<Uuid>,
     /// Outcomes handed to the persistence actor and not yet written.
     unwritten: HashSet<Uuid>,
+    /// Ids whose outcomes were written within [`RECENT`], oldest first, and as a set.
+    recent: VecDeque<(Instant, Uuid)>,
+    recent_ids: HashSet<Uuid>,
     /// Attempts made so far by the retries scheduled here (Postgres may lag behind).
     attempts_made: HashMap<Uuid, (i32, i32)>,
     /// Postgres may hold due rows not in memory; page from this cursor.
@@ -131,6 +138,8 @@ impl<C: Clock> Core<C> {
             scheduled: BTreeSet::new(),
             known: HashSet::new(),
             unwritten: HashSet::new(),
+            recent: VecDeque::new(),
+            recent_ids: HashSet::new(),
             attempts_made: HashMap::new(),
             backlog: None,
             keys: Keys::default(),
@@ -225,7 +234,19 @@ impl<C: Clock> Core<C> {
     }
 
     fn admit(&mut self, id: Uuid) -> bool {
-        !self.unwritten.contains(&id) && self.known.insert(id)
+        self.forget_old();
+        !self.unwritten.contains(&id) && !self.recent_ids.contains(&id) && self.known.insert(id)
+    }
+
+    fn forget_old(&mut self) {
+        let now = self.clock.now();
+        while let Some(&(at, id)) = self.recent.front() {
+            if now.saturating_duration_since(at) < RECENT {
+                break;
+            }
+            self.recent.pop_front();
+            self.recent_ids.remove(&id);
+        }
     }
 
     /// Fresh jobs with payloads (just committed). Past `READY_MAX` they stay in Postgres and
@@ -256,6 +277,10 @@ impl<C: Clock> Core<C> {
             if force && let Some(e) = self.scheduled.iter().find(|(_, d)| *d == id).copied() {
                 self.scheduled.remove(&e);
                 self.known.remove(&id);
+            }
+            if force {
+                // An operator asked again: Postgres has it due whatever was sent lately.
+                self.recent_ids.remove(&id);
             }
             if !self.admit(id) {
                 continue;
@@ -462,11 +487,16 @@ impl<C: Clock> Core<C> {
         decision
     }
 
-    /// The outcome of `id` is written: a page may show it again without it being resent,
-    /// and its key (if it was a head) reads its next head.
+    /// The outcome of `id` is written. For [`RECENT`] a page or a hand-over naming it is
+    /// taken for one read before the write, not resent. Its key (if it was a head) reads
+    /// its next head.
     pub fn written(&mut self, id: Uuid) {
         self.unwritten.remove(&id);
         self.keys.written(id);
+        self.forget_old();
+        if self.recent_ids.insert(id) {
+            self.recent.push_back((self.clock.now(), id));
+        }
     }
 
     fn decide(&mut self, job: &DeliveryJob, outcome: &AttemptOutcome) -> Decision {

@@ -295,6 +295,28 @@ fn an_outcome_not_yet_written_is_not_taken_again_from_a_page() {
         "still unwritten: not resent"
     );
     c.written(j.delivery_id);
+    c.paged(vec![j.clone()], None, LOAD_BATCH);
+    assert!(
+        matches!(c.plan(true), Step::Idle),
+        "written a moment ago: a page naming it was read before the write, not resent"
+    );
+}
+
+#[test]
+fn a_page_or_hand_over_naming_a_just_written_delivery_does_not_send_it_again() {
+    let r = row(4, None);
+    let (mut c, clock) = core(&r);
+    let j = job(r.id);
+    c.add_jobs(vec![j.clone()]);
+    let s = sent(c.plan(true));
+    c.outcome(&s, &AttemptOutcome::Success { status: 200 });
+    c.written(j.delivery_id);
+    // A page read before the write, and a peer's slow hand-over, both name it as due.
+    c.paged(vec![j.clone()], None, LOAD_BATCH);
+    c.add_jobs(vec![j.clone()]);
+    assert!(matches!(c.plan(true), Step::Idle), "not sent twice");
+    // Long after, a page naming it means Postgres has it due again (an operator's requeue).
+    clock.advance(RECENT + Duration::from_millis(1));
     c.paged(vec![j], None, LOAD_BATCH);
     sent(c.plan(true));
 }
