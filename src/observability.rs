@@ -7,7 +7,10 @@
 //! `courier_attempt_duration_seconds`, `courier_delivery_latency_seconds` (message accepted →
 //! delivered), `courier_http_requests_total{route,status}`, `courier_http_request_duration_seconds{route}`,
 //! and the gauges `courier_queue_depth`, `courier_pending_retries`, `courier_in_flight`,
-//! `courier_actors_alive`, `courier_subscriptions{status}`.
+//! `courier_actors_alive`, `courier_subscriptions{status}`,
+//! `courier_concurrency_reduced_subscriptions` (adaptive concurrency below `max_in_flight`),
+//! `courier_attempt_permits{state}` and `courier_attempt_permit_waiters` (the node's fairly
+//! shared capacity), beside the counter `courier_concurrency_changes_total{direction}`.
 
 use std::sync::OnceLock;
 
@@ -52,6 +55,13 @@ pub async fn render(state: web::Data<AppState>) -> HttpResponse {
     metrics::gauge!("courier_pending_retries").set(load.scheduled as f64);
     metrics::gauge!("courier_in_flight").set(load.in_flight as f64);
     metrics::gauge!("courier_actors_alive").set(load.actors as f64);
+    metrics::gauge!("courier_concurrency_reduced_subscriptions")
+        .set(load.concurrency_reduced as f64);
+    let cap = state.engine.capacity();
+    metrics::gauge!("courier_attempt_permits", "state" => "in_use").set(cap.in_use as f64);
+    metrics::gauge!("courier_attempt_permits", "state" => "free")
+        .set((cap.total - cap.in_use) as f64);
+    metrics::gauge!("courier_attempt_permit_waiters").set(cap.waiting as f64);
     for (status, n) in state.engine.directory().count_by_status() {
         metrics::gauge!("courier_subscriptions", "status" => status).set(n as f64);
     }

@@ -75,14 +75,14 @@ pub struct DeliveryActor {
     reply_to: Recipient<AttemptDone>,
     /// One of the node's attempt permits: handed back with the outcome, which keeps it until
     /// the outcome is written (so unwritten outcomes are bounded by the permits).
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    permit: Option<crate::capacity::Permit>,
 }
 
 impl DeliveryActor {
     pub fn new(
         spec: AttemptSpec,
         reply_to: Recipient<AttemptDone>,
-        permit: tokio::sync::OwnedSemaphorePermit,
+        permit: crate::capacity::Permit,
     ) -> Self {
         Self {
             spec: Some(spec),

@@ -17,6 +17,7 @@ use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 use crate::cache::{RedisPool, SubscriptionCache};
+use crate::capacity::Capacity;
 use crate::crypto::KeyRing;
 use crate::db::applications::OPS_APP_ID;
 use crate::db::deliveries;
@@ -104,8 +105,8 @@ pub struct EngineDeps {
     pub keyring: Arc<KeyRing>,
     pub credential_headers: Arc<CredentialHeaders>,
     pub events: broadcast::Sender<AttemptEvent>,
-    /// Node-wide attempt permits (`max_attempts_in_flight`).
-    pub attempt_permits: Arc<tokio::sync::Semaphore>,
+    /// Node-wide attempt permits (`max_attempts_in_flight`), shared fairly.
+    pub capacity: Capacity,
     /// Changes the directory applied, for the supervisor.
     changes: mpsc::UnboundedSender<Applied>,
     /// Set once the supervisor runs (it starts after these dependencies).
@@ -266,11 +267,10 @@ impl Engine {
             retry_schedule: config.retry_schedule.clone(),
             retry_after_cap: config.retry_after_cap,
             disable_after: config.disable_after,
+            delivery_timeout: config.delivery_timeout,
         });
         let retention_policy = config.retention.clone();
-        let attempt_permits = Arc::new(tokio::sync::Semaphore::new(
-            config.max_attempts_in_flight.max(1),
-        ));
+        let capacity = Capacity::new(config.max_attempts_in_flight);
         let credential_headers = Arc::new(config.credential_headers.clone());
         let deps = Arc::new(EngineDeps {
             db: db.clone(),
@@ -285,7 +285,7 @@ impl Engine {
             keyring,
             credential_headers,
             events,
-            attempt_permits,
+            capacity,
             changes,
             supervisor: std::sync::OnceLock::new(),
         });
@@ -491,6 +491,11 @@ impl Engine {
 
     pub async fn load(&self) -> EngineLoad {
         self.supervisor.send(GetLoad).await.unwrap_or_default()
+    }
+
+    /// How the node's attempt permits are used.
+    pub fn capacity(&self) -> crate::capacity::CapacityFigures {
+        self.deps.capacity.figures()
     }
 
     /// The live stream of finished attempts.

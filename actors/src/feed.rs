@@ -334,6 +334,7 @@ mod tests {
             attempts_made: 0,
             attempt_base: 0,
             due_ms,
+            ordering_key: None,
         }
     }
 

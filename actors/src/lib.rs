@@ -14,6 +14,7 @@
 //!   the actor tree that sends; beside it [`persistence`] (group-committed ingests, fenced
 //!   outcome batches) and [`retention`]. [`messages`] lists what they say to each other;
 //!   [`retry_store`] is the Redis schedule and in-flight marks.
+//! - [`capacity`]: the node's attempt permits, shared fairly among subscriptions.
 //! - [`engine`]: the handle the HTTP server holds to start, use and stop all of it.
 //! - [`access`] (API keys, sessions), [`crypto`] (encryption at rest), [`catalog`] (event
 //!   types and their schemas): tenancy's building blocks, independent of the engine.
@@ -21,6 +22,7 @@
 pub mod access;
 pub mod answer;
 pub mod cache;
+pub mod capacity;
 pub mod catalog;
 pub mod clock;
 pub mod crypto;

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::capacity::Permit;
 use actix::prelude::*;
-use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
 use crate::db::messages::{IngestItem, IngestResult};
@@ -83,7 +83,7 @@ pub struct ActorStopped {
 pub struct AttemptDone {
     pub job: DeliveryJob,
     pub result: Option<(AttemptRecord, AttemptOutcome)>,
-    pub permit: Option<OwnedSemaphorePermit>,
+    pub permit: Option<Permit>,
 }
 
 /// Store an ingest (group-committed with others): engine → persistence actor.
@@ -103,7 +103,7 @@ pub struct RecordOutcome {
     /// The in-flight mark to clear once written.
     pub mark: Mark,
     /// Held until the outcome is written.
-    pub permit: Option<OwnedSemaphorePermit>,
+    pub permit: Option<Permit>,
 }
 
 /// An attempt is about to be sent: mark it in flight in Redis first, so that a crash before
@@ -135,6 +135,8 @@ pub struct EngineLoad {
     pub queued: usize,
     pub scheduled: usize,
     pub in_flight: usize,
+    /// Subscriptions whose adaptive concurrency is below their `max_in_flight`.
+    pub concurrency_reduced: usize,
 }
 
 /// Stop gracefully.

@@ -82,6 +82,9 @@ pub struct DeliveryView {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its ordering key: deliveries with the same key to this subscription go one after
+    /// another, in ingest order (`POST /deliveries/{id}/skip` releases a stuck one).
+    pub ordering_key: Option<String>,
     /// The payload as the producer sent it.
     #[schema(value_type = Object)]
     pub payload: Value,
@@ -137,6 +140,7 @@ pub async fn delivery_views(
             last_error: r.last_error,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            ordering_key: r.ordering_key,
         })
         .collect())
 }

@@ -283,3 +283,80 @@ async fn skipping_a_stuck_delivery_releases_its_key_at_once() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn a_healthy_subscription_starts_at_once_while_stalled_ones_hold_their_share() {
+    // 12 subscriptions whose receiver stalls past their timeout could hold 12 × 16 = 192
+    // attempts; the node has 64. First come, first served, the healthy one would wait for
+    // their timeouts (2 s); shared fairly, it finds a free permit at once.
+    let app = TestApp::spawn_with(&[
+        ("COURIER_MAX_ATTEMPTS_IN_FLIGHT", "64"),
+        ("COURIER_RETRY_SCHEDULE", "1h"),
+    ])
+    .await;
+    let stalled_rx = Receiver::start_with(Behaviour::always(Reply::stall(3_000, 200))).await;
+    let mut stalled = Vec::new();
+    for _ in 0..12 {
+        let body =
+            json!({"target_url": stalled_rx.url("/"), "max_in_flight": 16, "timeout_ms": 2000});
+        stalled.push(id_of(&app.create_subscription(body).await));
+    }
+    for id in &stalled {
+        for _ in 0..20 {
+            app.ingest(id, "a.b", b"{}").await;
+        }
+    }
+    eventually(
+        "the stalled receivers hold the node's permits",
+        WAIT,
+        || async { (stalled_rx.max_concurrent() >= 40).then_some(()) },
+    )
+    .await;
+    let healthy_rx = Receiver::start().await;
+    let healthy = id_of(
+        &app.create_subscription(json!({"target_url": healthy_rx.url("/")}))
+            .await,
+    );
+    let mut sent_at = Vec::new();
+    for i in 0..20u64 {
+        sent_at.push(std::time::Instant::now());
+        let body = json!({"seq": i}).to_string();
+        app.ingest(&healthy, "a.b", body.as_bytes()).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = healthy_rx.wait_for(20, WAIT).await;
+    let mut waits: Vec<Duration> = got
+        .iter()
+        .map(|r| {
+            let v: Value = serde_json::from_slice(&r.body).expect("json");
+            let i = usize::try_from(v["seq"].as_u64().unwrap_or(0)).unwrap_or(0);
+            r.at.saturating_duration_since(sent_at[i])
+        })
+        .collect();
+    waits.sort();
+    let worst = waits[waits.len() - 1];
+    assert!(
+        worst < Duration::from_secs(1),
+        "healthy deliveries waited up to {worst:?}"
+    );
+    let cap = app.engine().capacity();
+    assert!(
+        cap.in_use <= 64 && cap.waiting >= 1,
+        "stalled ones were held back: {cap:?}"
+    );
+    // The stalled ones time out and their adaptive concurrency comes down.
+    eventually("a stalled subscription slows down", WAIT, || async {
+        let v = app.get(&format!("/subscriptions/{}", stalled[0])).await;
+        (v.body["current_concurrency"].as_i64().unwrap_or(16) < 16).then_some(())
+    })
+    .await;
+    let h = app.get(&format!("/subscriptions/{healthy}")).await;
+    assert_eq!(h.body["current_concurrency"], 16);
+    let metrics = app.call("GET", "/metrics", None).await;
+    let text = String::from_utf8_lossy(&metrics.raw);
+    assert!(
+        text.contains("courier_concurrency_reduced_subscriptions"),
+        "{text}"
+    );
+    assert!(text.contains("courier_attempt_permits{state=\"in_use\"}"));
+}

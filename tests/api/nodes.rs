@@ -217,6 +217,7 @@ fn outcome_for(shard: i32) -> courier_actors::messages::RecordOutcome {
                 last_error: None,
             },
             health: None,
+            concurrency: None,
         },
         schedule: None,
         mark: courier_actors::retry_store::Mark {

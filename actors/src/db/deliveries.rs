@@ -29,6 +29,7 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub ordering_key: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -51,7 +52,7 @@ pub struct AttemptRow {
 macro_rules! delivery_columns {
     () => {
         "d.id, d.application_id, d.message_id, d.subscription_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, \
-         d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at"
+         d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key"
     };
 }
 

@@ -1,5 +1,5 @@
 //! `subscription_health`: what the owning node has learned about a subscription's receiver
-//! (the failing streak). Only the owner writes it, inside its fenced outcome batches
+//! (the failing streak, the adaptive concurrency). Only the owner writes it, inside its fenced outcome batches
 //! ([`super::outcomes`]); the API reads it beside the subscription.
 
 use chrono::{DateTime, Utc};
@@ -45,6 +45,21 @@ pub async fn get_many(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, Health)>
             )
         })
         .collect())
+}
+
+/// The adaptive concurrency each subscription's owner last recorded (absent: never cut).
+pub async fn concurrency_of(
+    pool: &PgPool,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, i32>, sqlx::Error> {
+    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
+        "SELECT subscription_id, concurrency FROM subscription_health \
+         WHERE subscription_id = ANY($1) AND concurrency IS NOT NULL",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Clears the streak (a resume starts it over). Part of the change's transaction.

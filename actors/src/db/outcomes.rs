@@ -56,6 +56,8 @@ pub struct OutcomeRow {
     pub update: StatusUpdate,
     /// The subscription's health after this outcome, when it changed.
     pub health: Option<(Uuid, Health)>,
+    /// The subscription's adaptive concurrency after this outcome, when it changed.
+    pub concurrency: Option<(Uuid, i32)>,
 }
 
 /// Writes the outcomes whose lease `node` still holds; returns the indices it refused.
@@ -79,6 +81,7 @@ pub async fn write(
         insert_attempts(&mut tx, &rows).await?;
         update_deliveries(&mut tx, &rows).await?;
         upsert_health(&mut tx, &rows).await?;
+        upsert_concurrency(&mut tx, &rows).await?;
     }
     tx.commit().await?;
     Ok(refused)
@@ -172,6 +175,25 @@ async fn update_deliveries(tx: &mut Tx<'_>, rows: &[&OutcomeRow]) -> Result<(), 
         )
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+async fn upsert_concurrency(tx: &mut Tx<'_>, rows: &[&OutcomeRow]) -> Result<(), sqlx::Error> {
+    let latest: HashMap<Uuid, i32> = rows.iter().filter_map(|r| r.concurrency).collect();
+    if latest.is_empty() {
+        return Ok(());
+    }
+    let (ids, limits): (Vec<Uuid>, Vec<i32>) = latest.into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO subscription_health (subscription_id, concurrency) \
+         SELECT * FROM UNNEST($1::uuid[], $2::int[]) \
+         ON CONFLICT (subscription_id) DO UPDATE SET concurrency = EXCLUDED.concurrency, \
+         updated_at = now()",
+    )
+    .bind(&ids)
+    .bind(&limits)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

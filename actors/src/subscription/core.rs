@@ -10,7 +10,7 @@
 //! (`unwritten`) or was written within [`RECENT`] is never taken again from a page or a
 //! hand-over, so nothing is sent twice by this node.
 //!
-//! Must never: exceed `max_in_flight` or the rate limit, send while throttled or inactive,
+//! Must never: exceed its adaptive concurrency (within `max_in_flight`) or the rate limit, send while throttled or inactive,
 //! hold more than [`READY_MAX`] payloads.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -24,6 +24,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use uuid::Uuid;
 
+use super::concurrency::{Adaptive, Signal};
 use super::keys::Keys;
 use crate::clock::{Clock, GovernorClock};
 use crate::db::deliveries::PageCursor;
@@ -32,10 +33,7 @@ use crate::db::subscriptions::SubscriptionRow;
 use crate::delivery::AttemptOutcome;
 use crate::domain::{DeliveryStatus, ErrorClass, SubscriptionStatus};
 use crate::job::DeliveryJob;
-use crate::retry::{
-    FailureHint, RetrySchedule, honours_retry_after, is_throttling_status, next_retry_delay,
-    should_disable, throttle_backoff,
-};
+use crate::retry::RetrySchedule;
 
 /// Most jobs held with their payloads; beyond it work waits in Postgres or as ids.
 pub const READY_MAX: usize = 2_000;
@@ -53,6 +51,8 @@ pub struct CoreConfig {
     pub retry_schedule: RetrySchedule,
     pub retry_after_cap: Duration,
     pub disable_after: Duration,
+    /// The attempt timeout of a subscription without its own.
+    pub delivery_timeout: Duration,
 }
 
 /// What the shell should do next.
@@ -83,6 +83,8 @@ pub struct Decision {
     pub disable: Option<String>,
     /// The subscription's health after this outcome, when it changed.
     pub health: Option<Health>,
+    /// The adaptive concurrency limit after this outcome, when it changed.
+    pub concurrency: Option<i32>,
 }
 
 type Limiter<C> = RateLimiter<NotKeyed, InMemoryState, GovernorClock<C>, NoOpMiddleware<Instant>>;
@@ -91,7 +93,9 @@ pub struct Core<C: Clock> {
     clock: C,
     cfg: Arc<CoreConfig>,
     active: bool,
-    max_in_flight: usize,
+    /// How many attempts may be in flight now (adaptive, within `max_in_flight`).
+    adaptive: Adaptive,
+    timeout: Duration,
     /// Its own retry schedule, when it has one.
     schedule: Option<RetrySchedule>,
     rate: Option<i32>,
@@ -130,7 +134,8 @@ impl<C: Clock> Core<C> {
             clock,
             cfg,
             active: false,
-            max_in_flight: 1,
+            adaptive: Adaptive::new(usize::try_from(row.max_in_flight).unwrap_or(1)),
+            timeout: Duration::ZERO,
             schedule: None,
             rate: None,
             ready: VecDeque::new(),
@@ -173,7 +178,12 @@ impl<C: Clock> Core<C> {
     pub fn refresh(&mut self, row: &SubscriptionRow) {
         let was_active = self.active;
         self.active = row.status() == SubscriptionStatus::Active;
-        self.max_in_flight = usize::try_from(row.max_in_flight).unwrap_or(1).max(1);
+        self.adaptive
+            .set_max(usize::try_from(row.max_in_flight).unwrap_or(1));
+        self.timeout = row
+            .timeout_ms
+            .and_then(|ms| u64::try_from(ms).ok())
+            .map_or(self.cfg.delivery_timeout, Duration::from_millis);
         self.schedule = row.retry_schedule();
         if self.rate != row.rate_limit_per_second || self.limiter.is_none() {
             self.rate = row.rate_limit_per_second;
@@ -182,6 +192,7 @@ impl<C: Clock> Core<C> {
         if self.active && !was_active {
             self.throttled_until = None;
             self.consecutive_throttles = 0;
+            self.adaptive = Adaptive::new(usize::try_from(row.max_in_flight).unwrap_or(1));
         }
         if !self.active {
             self.release_memory();
@@ -200,6 +211,16 @@ impl<C: Clock> Core<C> {
 
     pub fn in_flight(&self) -> usize {
         self.in_flight
+    }
+
+    /// Attempts it may have in flight now (adaptive).
+    pub fn concurrency(&self) -> usize {
+        self.adaptive.limit()
+    }
+
+    /// Whether the receiver has made it go below `max_in_flight`.
+    pub fn concurrency_reduced(&self) -> bool {
+        self.adaptive.is_reduced()
     }
 
     pub fn queued(&self) -> usize {
@@ -249,139 +270,6 @@ impl<C: Clock> Core<C> {
         }
     }
 
-    /// Fresh jobs with payloads (just committed). Past `READY_MAX` they stay in Postgres and
-    /// the backlog pager finds them.
-    pub fn add_jobs(&mut self, jobs: Vec<DeliveryJob>) {
-        if !self.active {
-            return;
-        }
-        for job in jobs {
-            if self.ready.len() >= READY_MAX {
-                self.note_backlog();
-                continue;
-            }
-            if self.admit_job(&job) {
-                self.ready.push_back(job);
-            }
-        }
-    }
-
-    /// Deliveries known by id, due at these times (epoch ms). `force` (an operator asked):
-    /// a retry waiting for its time is brought forward.
-    pub fn add_ids(&mut self, entries: Vec<(Uuid, i64)>, force: bool) {
-        if !self.active {
-            return;
-        }
-        let now_ms = self.clock.wall().timestamp_millis();
-        for (id, due) in entries {
-            if force && let Some(e) = self.scheduled.iter().find(|(_, d)| *d == id).copied() {
-                self.scheduled.remove(&e);
-                self.known.remove(&id);
-            }
-            if force {
-                // An operator asked again: Postgres has it due whatever was sent lately.
-                self.recent_ids.remove(&id);
-            }
-            if !self.admit(id) {
-                continue;
-            }
-            if due <= now_ms {
-                self.to_load.push_back(id);
-            } else {
-                self.scheduled.insert((due, id));
-            }
-        }
-    }
-
-    /// Postgres may hold due deliveries that memory does not: page through them.
-    pub fn note_backlog(&mut self) {
-        if self.active && self.backlog.is_none() {
-            self.backlog = Some(None);
-        }
-    }
-
-    /// Payloads loaded for `ids`; an id that came back empty finished elsewhere.
-    pub fn loaded(&mut self, ids: Vec<Uuid>, jobs: Vec<DeliveryJob>) {
-        self.loading = false;
-        let mut by_id: HashMap<Uuid, DeliveryJob> =
-            jobs.into_iter().map(|j| (j.delivery_id, j)).collect();
-        for id in ids {
-            let remembered = self.attempts_made.remove(&id);
-            let job = by_id.remove(&id);
-            // Known already (queued by id); a keyed one goes only as its key's head.
-            let allowed = job.as_ref().is_some_and(|j| {
-                self.active
-                    && j.ordering_key
-                        .as_ref()
-                        .is_none_or(|k| self.keys.admit(k, id))
-            });
-            match job {
-                Some(mut job) if allowed => {
-                    if let Some((made, base)) = remembered.filter(|(m, _)| *m > job.attempts_made) {
-                        job.attempts_made = made;
-                        job.attempt_base = base;
-                    }
-                    self.ready.push_back(job);
-                }
-                Some(_) => {
-                    self.known.remove(&id);
-                }
-                None => {
-                    self.known.remove(&id);
-                    self.keys.vanished(id);
-                }
-            }
-        }
-    }
-
-    /// A load failed: the ids wait for the next try.
-    pub fn load_failed(&mut self, ids: Vec<Uuid>) {
-        self.loading = false;
-        self.to_load.extend(ids);
-    }
-
-    /// A backlog page arrived, with the cursor after it; a short page means the backlog is
-    /// read to the end.
-    pub fn paged(&mut self, jobs: Vec<DeliveryJob>, next: Option<PageCursor>, limit: usize) {
-        self.paging = false;
-        let full = jobs.len() >= limit;
-        for job in jobs {
-            if self.active && self.admit_job(&job) {
-                self.ready.push_back(job);
-            }
-        }
-        self.backlog = match (self.active, full) {
-            (true, true) => Some(next),
-            _ => None,
-        };
-    }
-
-    /// A page failed: the backlog stays where it was.
-    pub fn page_failed(&mut self) {
-        self.paging = false;
-    }
-
-    /// The heads of `asked` were read: those that may go are queued (or wait for their
-    /// retry time).
-    pub fn heads(&mut self, asked: Vec<String>, found: Vec<crate::db::deliveries::Head>) {
-        let now_ms = self.clock.wall().timestamp_millis();
-        for job in self.keys.heads(asked, found) {
-            if !self.active || !self.admit(job.delivery_id) {
-                continue;
-            }
-            if job.due_ms > now_ms {
-                self.scheduled.insert((job.due_ms, job.delivery_id));
-            } else {
-                self.ready.push_back(job);
-            }
-        }
-    }
-
-    /// Reading heads failed: they are read again.
-    pub fn heads_failed(&mut self, asked: Vec<String>) {
-        self.keys.lookup_failed(asked);
-    }
-
     /// The next step, given whether a node-wide attempt permit is in hand.
     pub fn plan(&mut self, have_permit: bool) -> Step {
         let now = self.clock.now();
@@ -406,7 +294,7 @@ impl<C: Clock> Core<C> {
         if let Some(until) = self.throttled_until.filter(|u| *u > now) {
             return self.wait(Some(until));
         }
-        if self.ready.is_empty() || self.in_flight >= self.max_in_flight {
+        if self.ready.is_empty() || self.in_flight >= self.adaptive.limit() {
             return self.wait(None);
         }
         if !have_permit {
@@ -418,6 +306,7 @@ impl<C: Clock> Core<C> {
         match self.ready.pop_front() {
             Some(job) => {
                 self.in_flight += 1;
+                self.adaptive.sent(job.delivery_id, now);
                 Step::Send(job)
             }
             None => self.wait(None),
@@ -461,6 +350,7 @@ impl<C: Clock> Core<C> {
     pub fn unsend(&mut self, job: DeliveryJob) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.known.remove(&job.delivery_id);
+        self.adaptive.unsent(job.delivery_id);
     }
 
     /// An attempt finished: decides what it means for the delivery and the subscription.
@@ -468,7 +358,24 @@ impl<C: Clock> Core<C> {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.known.remove(&job.delivery_id);
         self.unwritten.insert(job.delivery_id);
-        let decision = self.decide(job, outcome);
+        let mut decision = self.decide(job, outcome);
+        let signal = match outcome {
+            AttemptOutcome::Success { .. } => Signal::Success,
+            AttemptOutcome::HttpStatus {
+                status: 429 | 503, ..
+            }
+            | AttemptOutcome::Failed {
+                class: ErrorClass::Timeout,
+            } => Signal::Overloaded,
+            _ => Signal::Neutral,
+        };
+        let now = self.clock.now();
+        if self
+            .adaptive
+            .finished(job.delivery_id, signal, now, self.timeout)
+        {
+            decision.concurrency = i32::try_from(self.adaptive.limit()).ok();
+        }
         if let Some(at) = decision.next_attempt_at {
             let id = job.delivery_id;
             self.known.insert(id);
@@ -499,109 +406,6 @@ impl<C: Clock> Core<C> {
         }
     }
 
-    fn decide(&mut self, job: &DeliveryJob, outcome: &AttemptOutcome) -> Decision {
-        let now = self.clock.wall();
-        let (status_code, class) = match outcome {
-            AttemptOutcome::Success { .. } => return self.succeeded(),
-            AttemptOutcome::HttpStatus { status, .. } => (Some(*status), ErrorClass::HttpStatus),
-            AttemptOutcome::Failed { class } => (None, *class),
-        };
-        let health = self.failed(now);
-        if status_code == Some(410) {
-            return Decision {
-                status: DeliveryStatus::Paused,
-                next_attempt_at: None,
-                disable: Some(format!(
-                    "the receiver answered 410 Gone at {}",
-                    now.to_rfc3339()
-                )),
-                health,
-            };
-        }
-        let retry_after = match outcome {
-            AttemptOutcome::HttpStatus {
-                status,
-                retry_after,
-            } if honours_retry_after(*status) => *retry_after,
-            _ => None,
-        };
-        if status_code.is_some_and(is_throttling_status) {
-            self.consecutive_throttles += 1;
-            let pause = throttle_backoff(
-                self.consecutive_throttles,
-                retry_after,
-                self.cfg.retry_after_cap,
-            );
-            self.throttled_until = Some(self.clock.now() + pause);
-        }
-        let retry_in = self.retry_in(job, class, retry_after);
-        let failing_since = self.health.failing_since.unwrap_or(now);
-        let disable = should_disable(
-            Some(failing_since.timestamp_millis()),
-            now.timestamp_millis(),
-            self.cfg.disable_after,
-        )
-        .then(|| {
-            format!(
-                "every delivery has failed since {}",
-                failing_since.to_rfc3339()
-            )
-        });
-        let (status, next) = match (&disable, retry_in) {
-            (Some(_), _) => (DeliveryStatus::Paused, None),
-            (None, Some(d)) => (
-                DeliveryStatus::Retrying,
-                Some(now + chrono::Duration::from_std(d).unwrap_or_default()),
-            ),
-            (None, None) => (DeliveryStatus::Failed, None),
-        };
-        Decision {
-            status,
-            next_attempt_at: next,
-            disable,
-            health,
-        }
-    }
-
-    fn retry_in(
-        &self,
-        job: &DeliveryJob,
-        class: ErrorClass,
-        retry_after: Option<Duration>,
-    ) -> Option<Duration> {
-        if class == ErrorClass::BlockedTarget {
-            return None;
-        }
-        let made = u32::try_from(job.attempts_made + 1 - job.attempt_base).unwrap_or(u32::MAX);
-        let jitter = job_jitter(job);
-        next_retry_delay(
-            self.schedule.as_ref().unwrap_or(&self.cfg.retry_schedule),
-            made,
-            jitter,
-            FailureHint { retry_after },
-            self.cfg.retry_after_cap,
-        )
-    }
-
-    fn succeeded(&mut self) -> Decision {
-        self.consecutive_throttles = 0;
-        let healthy = Health::default();
-        let changed = (self.health != healthy).then_some(healthy);
-        self.health = healthy;
-        Decision {
-            status: DeliveryStatus::Succeeded,
-            next_attempt_at: None,
-            disable: None,
-            health: changed,
-        }
-    }
-
-    fn failed(&mut self, now: DateTime<Utc>) -> Option<Health> {
-        self.health.failing_since.get_or_insert(now);
-        self.health.consecutive_failures = self.health.consecutive_failures.saturating_add(1);
-        Some(self.health)
-    }
-
     /// Drops everything memory holds: Postgres has it (due or held).
     fn release_memory(&mut self) {
         self.ready.clear();
@@ -614,20 +418,6 @@ impl<C: Clock> Core<C> {
     }
 }
 
-/// A jitter sample in `[-1, 1]` that differs between deliveries and attempts but needs no
-/// random source (so the core stays deterministic).
-fn job_jitter(job: &DeliveryJob) -> f64 {
-    let b = job.delivery_id.as_bytes();
-    let seed = u32::from_be_bytes([b[12], b[13], b[14], b[15]])
-        .wrapping_mul(2_654_435_761)
-        .wrapping_add(
-            u32::try_from(job.attempts_made)
-                .unwrap_or(0)
-                .wrapping_mul(40_503),
-        );
-    f64::from(seed) / f64::from(u32::MAX) * 2.0 - 1.0
-}
-
 fn limiter<C: Clock>(rate: Option<i32>, clock: &C) -> Option<Limiter<C>> {
     let rate = NonZeroU32::new(u32::try_from(rate?).ok()?)?;
     Some(RateLimiter::direct_with_clock(
@@ -635,6 +425,11 @@ fn limiter<C: Clock>(rate: Option<i32>, clock: &C) -> Option<Limiter<C>> {
         GovernorClock(clock.clone()),
     ))
 }
+
+#[path = "decide.rs"]
+mod decide;
+#[path = "intake.rs"]
+mod intake;
 
 #[cfg(test)]
 #[path = "core_tests.rs"]

@@ -48,6 +48,7 @@ fn cfg() -> Arc<CoreConfig> {
         retry_schedule: RetrySchedule::parse("10s,30s").expect("valid"),
         retry_after_cap: Duration::from_secs(3600),
         disable_after: Duration::from_secs(3 * 86_400),
+        delivery_timeout: Duration::from_secs(5),
     })
 }
 
@@ -364,4 +365,51 @@ fn pausing_drops_what_memory_holds_and_resuming_starts_the_throttle_over() {
     c.refresh(&r);
     c.add_jobs(vec![job(r.id)]);
     sent(c.plan(true));
+}
+
+#[test]
+fn timeouts_halve_the_concurrency_and_fast_successes_grow_it_back() {
+    let r = row(8, None);
+    let (mut c, clock) = core(&r);
+    c.add_jobs((0..40).map(|_| job(r.id)).collect());
+    let batch: Vec<DeliveryJob> = (0..8).map(|_| sent(c.plan(true))).collect();
+    assert!(
+        matches!(c.plan(true), Step::Idle | Step::WaitUntil(_)),
+        "8 is the maximum"
+    );
+    clock.advance(Duration::from_secs(5));
+    let timeout = AttemptOutcome::Failed {
+        class: ErrorClass::Timeout,
+    };
+    let mut recorded = Vec::new();
+    for j in &batch {
+        recorded.extend(c.outcome(j, &timeout).concurrency);
+    }
+    assert_eq!(
+        recorded,
+        vec![4],
+        "one batch of timeouts is one cut, recorded once"
+    );
+    assert_eq!(c.concurrency(), 4);
+    assert!(c.concurrency_reduced());
+    let next: Vec<DeliveryJob> = (0..4).map(|_| sent(c.plan(true))).collect();
+    assert!(
+        !matches!(c.plan(true), Step::Send(_)),
+        "only 4 may be in flight now"
+    );
+    for j in &next {
+        c.outcome(j, &AttemptOutcome::Success { status: 200 });
+    }
+    let mut rounds = 0;
+    while c.concurrency_reduced() && rounds < 100 {
+        rounds += 1;
+        let j = sent(c.plan(true));
+        c.outcome(&j, &AttemptOutcome::Success { status: 200 });
+        c.add_jobs(vec![job(r.id)]);
+    }
+    assert_eq!(
+        c.concurrency(),
+        8,
+        "back to max_in_flight after {rounds} fast successes"
+    );
 }

@@ -11,6 +11,7 @@
 //! Must never: send without a valid lease at its epoch, keep timers running after the lease
 //! is lost, or forget a delivery (what it lets go of is in Postgres, due or held).
 
+mod concurrency;
 pub mod core;
 mod keys;
 mod outcome;
@@ -18,9 +19,9 @@ mod outcome;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::capacity::Permit;
 use actix::prelude::*;
 use chrono::Utc;
-use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
 use self::core::{Core, LOAD_BATCH, Step};
@@ -48,8 +49,8 @@ pub struct SubscriptionActor {
     supervisor: Recipient<ActorStopped>,
     shard: u16,
     epoch: i64,
-    /// A node-wide attempt permit obtained while waiting, kept for the next attempt.
-    permit: Option<OwnedSemaphorePermit>,
+    /// A node-wide attempt permit for the attempt about to start.
+    permit: Option<Permit>,
     awaiting_permit: bool,
     wake: Option<(Instant, SpawnHandle)>,
     last_busy: Instant,
@@ -106,21 +107,28 @@ impl SubscriptionActor {
             return;
         }
         loop {
-            let have_permit = self.take_permit();
-            match self.core.plan(have_permit) {
+            match self.core.plan(self.permit.is_some()) {
                 Step::Send(job) => self.start_attempt(job, ctx),
                 Step::Load(ids) => self.load(ids, ctx),
                 Step::Page(cursor) => self.page(cursor, ctx),
                 Step::Heads(keys) => self.read_heads(keys, ctx),
                 Step::NeedPermit => {
+                    if self.take_permit() {
+                        continue;
+                    }
                     self.wait_for_permit(ctx);
                     break;
                 }
                 Step::WaitUntil(at) => {
+                    // A permit is only held for an attempt about to start: others want it.
+                    self.permit = None;
                     self.arm(ctx, at);
                     break;
                 }
-                Step::Idle => break,
+                Step::Idle => {
+                    self.permit = None;
+                    break;
+                }
             }
         }
         if !self.core.is_idle() {
@@ -130,27 +138,23 @@ impl SubscriptionActor {
 
     fn take_permit(&mut self) -> bool {
         if self.permit.is_none() {
-            self.permit = self.deps.attempt_permits.clone().try_acquire_owned().ok();
+            self.permit = self.deps.capacity.try_acquire(self.sub.id);
         }
         self.permit.is_some()
     }
 
+    /// Queues for a permit, in turn with the node's other subscriptions.
     fn wait_for_permit(&mut self, ctx: &mut Context<Self>) {
         if self.awaiting_permit {
             return;
         }
         self.awaiting_permit = true;
-        let permits = self.deps.attempt_permits.clone();
-        ctx.spawn(
-            permits
-                .acquire_owned()
-                .into_actor(self)
-                .map(|granted, act, ctx| {
-                    act.awaiting_permit = false;
-                    act.permit = granted.ok();
-                    act.pump(ctx);
-                }),
-        );
+        let wait = self.deps.capacity.acquire(self.sub.id);
+        ctx.spawn(wait.into_actor(self).map(|granted, act, ctx| {
+            act.awaiting_permit = false;
+            act.permit = granted;
+            act.pump(ctx);
+        }));
     }
 
     /// Wakes the actor at `at` (keeping an earlier wake if one is set).
@@ -289,6 +293,7 @@ impl SubscriptionActor {
             queued: self.core.queued(),
             scheduled: self.core.scheduled(),
             in_flight: self.core.in_flight(),
+            concurrency_reduced: usize::from(self.core.concurrency_reduced()),
         }
     }
 }

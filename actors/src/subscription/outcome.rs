@@ -2,9 +2,9 @@
 //! persistence actor, an event on the live stream, metrics, and — when the core says so — a
 //! disable through the lifecycle module.
 
+use crate::capacity::Permit;
 use actix::prelude::*;
 use chrono::Utc;
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::SubscriptionActor;
 use super::core::Decision;
@@ -24,10 +24,11 @@ impl SubscriptionActor {
         job: DeliveryJob,
         attempt: AttemptRecord,
         outcome: AttemptOutcome,
-        permit: Option<OwnedSemaphorePermit>,
+        permit: Option<Permit>,
         ctx: &mut Context<Self>,
     ) {
         let before = self.core.health();
+        let job_limit_before = self.core.concurrency();
         let decision = self.core.outcome(&job, &outcome);
         record_metrics(&job, &attempt, &outcome, decision.status);
         self.report(&job, before, &decision);
@@ -40,6 +41,15 @@ impl SubscriptionActor {
             delivery_status: decision.status.as_str(),
             attempt: attempt.clone(),
         });
+        if let Some(c) = decision.concurrency {
+            let direction = if usize::try_from(c).unwrap_or(0) < job_limit_before {
+                "down"
+            } else {
+                "up"
+            };
+            metrics::counter!("courier_concurrency_changes_total", "direction" => direction)
+                .increment(1);
+        }
         let msg = self.outcome_message(&job, attempt, &decision, permit);
         let id = job.delivery_id;
         ctx.spawn(
@@ -88,7 +98,7 @@ impl SubscriptionActor {
         job: &DeliveryJob,
         attempt: AttemptRecord,
         decision: &Decision,
-        permit: Option<OwnedSemaphorePermit>,
+        permit: Option<Permit>,
     ) -> RecordOutcome {
         let update = StatusUpdate {
             id: job.delivery_id,
@@ -118,6 +128,7 @@ impl SubscriptionActor {
                 attempt,
                 update,
                 health: decision.health.map(|h| (self.sub.id, h)),
+                concurrency: decision.concurrency.map(|c| (self.sub.id, c)),
             },
             schedule,
             mark,

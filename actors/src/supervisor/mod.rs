@@ -280,6 +280,7 @@ impl Handler<GetLoad> for Supervisor {
                     total.queued += l.queued;
                     total.scheduled += l.scheduled;
                     total.in_flight += l.in_flight;
+                    total.concurrency_reduced += l.concurrency_reduced;
                 }
             }
             total

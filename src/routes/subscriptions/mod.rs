@@ -145,9 +145,14 @@ pub async fn list_subscriptions(
         page.limit + 1,
     )
     .await?;
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+    let recorded = courier_actors::db::health::concurrency_of(&state.db, &ids).await?;
     let views = rows
         .into_iter()
-        .map(|r| view(&state, r, None))
+        .map(|r| {
+            let c = recorded.get(&r.id).copied();
+            view(&state, r, None).map(|v| v.with_concurrency(c))
+        })
         .collect::<ApiResult<Vec<SubscriptionView>>>()?;
     Ok(page_response(&req, views, page, |v| v.id))
 }
@@ -165,7 +170,9 @@ pub async fn get_subscription(
     let row = db::get(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    Ok(HttpResponse::Ok().json(view(&state, row, None)?))
+    let recorded = courier_actors::db::health::concurrency_of(&state.db, &[id]).await?;
+    let view = view(&state, row, None)?.with_concurrency(recorded.get(&id).copied());
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Replace a subscription (every field; absent optional fields take their defaults).

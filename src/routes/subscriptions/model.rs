@@ -41,6 +41,10 @@ pub struct SubscriptionView {
     pub rate_limit_per_second: Option<i32>,
     /// Concurrent attempts at most.
     pub max_in_flight: i32,
+    /// Concurrent attempts allowed now: adaptive, within `max_in_flight`. It halves when the
+    /// receiver times out or answers 429/503 and grows back on fast successes; it equals
+    /// `max_in_flight` until the receiver gives a reason to slow down.
+    pub current_concurrency: i32,
     /// Per-attempt timeout; null means the server default.
     pub timeout_ms: Option<i32>,
     /// The content filter; null means every event its `event_types` take.
@@ -85,6 +89,7 @@ impl SubscriptionView {
             headers: rules.mask_map(headers.as_map()),
             rate_limit_per_second: row.rate_limit_per_second,
             max_in_flight: row.max_in_flight,
+            current_concurrency: row.max_in_flight,
             timeout_ms: row.timeout_ms,
             retry_schedule,
             filter: row.filter.map(|f| f.0),
@@ -95,6 +100,16 @@ impl SubscriptionView {
             updated_at: row.updated_at,
             secret,
         }
+    }
+}
+
+impl SubscriptionView {
+    /// With the adaptive concurrency its owner last recorded (none: never cut).
+    pub fn with_concurrency(mut self, recorded: Option<i32>) -> Self {
+        if let Some(c) = recorded {
+            self.current_concurrency = c.clamp(1, self.max_in_flight.max(1));
+        }
+        self
     }
 }
 
