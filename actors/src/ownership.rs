@@ -251,14 +251,18 @@ async fn acquire(
     let mut rows = Vec::new();
     // The first tick of a process also takes back what this node id still leases: the
     // identity lock proves the process that held them is gone.
-    let reclaim = !leases
+    // Only one query may reclaim: a second would take this node's just-taken shards again
+    // under a new epoch (fencing out their first epoch, and resuming their work twice).
+    let mut reclaim = !leases
         .started
         .swap(true, std::sync::atomic::Ordering::SeqCst);
     for (n, expired) in [(fair, 0.0), (i64::from(SHARDS), stale_after)] {
         if n == 0 {
             continue;
         }
-        match shards::acquire(db, &policy.node, n, policy.ttl_secs(), expired, reclaim).await {
+        let taken = shards::acquire(db, &policy.node, n, policy.ttl_secs(), expired, reclaim).await;
+        reclaim = false;
+        match taken {
             Ok(r) => rows.extend(r),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot take leases");

@@ -247,6 +247,7 @@ async fn skipping_a_stuck_delivery_releases_its_key_at_once() {
             .await,
     );
     app.wait_for_status(&first, "retrying", WAIT).await;
+    assert_eq!(app.delivery(&first).await["ordering_key"], "acct-7");
     let second = task_of(
         &app.ingest(&id, "a.b&ordering_key=acct-7", br#"{"seq": 1}"#)
             .await,

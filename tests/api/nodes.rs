@@ -320,3 +320,22 @@ async fn a_released_shard_is_not_taken_at_once_by_a_node_at_its_share() {
     );
     db.close().await;
 }
+
+#[actix_web::test]
+async fn a_starting_node_takes_each_shard_once_not_twice_under_two_epochs() {
+    let mut app = TestApp::spawn().await;
+    let per_epoch = "SELECT count(*) FROM shards WHERE epoch = 1";
+    assert_eq!(
+        app.count(per_epoch).await,
+        64,
+        "one epoch per shard after the first start"
+    );
+    assert_eq!(app.count("SELECT max(epoch) FROM shards").await, 1);
+    app.stop().await;
+    app.start_again().await;
+    assert_eq!(
+        app.count("SELECT max(epoch) FROM shards").await,
+        2,
+        "a restart reclaims each shard once"
+    );
+}

@@ -76,7 +76,10 @@ impl Courier {
             ("COURIER_SWEEP_INTERVAL", "300ms".to_owned()),
             ("COURIER_DELIVERY_TIMEOUT", "1s".to_owned()),
             ("COURIER_WORKERS", "2".to_owned()),
-            ("RUST_LOG", "info".to_owned()),
+            (
+                "RUST_LOG",
+                std::env::var("FAULTS_RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

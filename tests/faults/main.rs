@@ -4,6 +4,7 @@
 //! (`target/tmp/faults/report.txt`), not failed: at-least-once allows them.
 
 mod harness;
+mod ordering;
 
 use std::time::{Duration, Instant};
 

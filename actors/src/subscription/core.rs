@@ -109,7 +109,9 @@ pub struct Core<C: Clock> {
     /// Every id in `ready`, `to_load`, `scheduled` or in flight.
     known: HashSet<Uuid>,
     /// Outcomes handed to the persistence actor and not yet written.
-    unwritten: HashSet<Uuid>,
+    /// How many of each id's outcomes are handed over and not yet written (a retry can be
+    /// sent, and its outcome handed over, before the previous outcome's write returns).
+    unwritten: HashMap<Uuid, u32>,
     /// Ids whose outcomes were written within [`RECENT`], oldest first, and as a set.
     recent: VecDeque<(Instant, Uuid)>,
     recent_ids: HashSet<Uuid>,
@@ -142,7 +144,7 @@ impl<C: Clock> Core<C> {
             to_load: VecDeque::new(),
             scheduled: BTreeSet::new(),
             known: HashSet::new(),
-            unwritten: HashSet::new(),
+            unwritten: HashMap::new(),
             recent: VecDeque::new(),
             recent_ids: HashSet::new(),
             attempts_made: HashMap::new(),
@@ -256,7 +258,7 @@ impl<C: Clock> Core<C> {
 
     fn admit(&mut self, id: Uuid) -> bool {
         self.forget_old();
-        !self.unwritten.contains(&id) && !self.recent_ids.contains(&id) && self.known.insert(id)
+        !self.unwritten.contains_key(&id) && !self.recent_ids.contains(&id) && self.known.insert(id)
     }
 
     fn forget_old(&mut self) {
@@ -348,6 +350,7 @@ impl<C: Clock> Core<C> {
 
     /// An attempt handed out by `plan` could not start (no payload, lost lease): it goes back.
     pub fn unsend(&mut self, job: DeliveryJob) {
+        tracing::trace!(id = %job.delivery_id, "attempt not started");
         self.in_flight = self.in_flight.saturating_sub(1);
         self.known.remove(&job.delivery_id);
         self.adaptive.unsent(job.delivery_id);
@@ -357,7 +360,7 @@ impl<C: Clock> Core<C> {
     pub fn outcome(&mut self, job: &DeliveryJob, outcome: &AttemptOutcome) -> Decision {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.known.remove(&job.delivery_id);
-        self.unwritten.insert(job.delivery_id);
+        *self.unwritten.entry(job.delivery_id).or_default() += 1;
         let mut decision = self.decide(job, outcome);
         let signal = match outcome {
             AttemptOutcome::Success { .. } => Signal::Success,
@@ -394,11 +397,20 @@ impl<C: Clock> Core<C> {
         decision
     }
 
-    /// The outcome of `id` is written. For [`RECENT`] a page or a hand-over naming it is
-    /// taken for one read before the write, not resent. Its key (if it was a head) reads
-    /// its next head.
+    /// An outcome of `id` is written (they are written in the order they were handed over).
+    /// Once the last one is: for [`RECENT`] a page or a hand-over naming it is taken for one
+    /// read before the write, not resent, and its key (if it was a head) reads its next head
+    /// — never sooner, or Postgres could still show it as the head.
     pub fn written(&mut self, id: Uuid) {
-        self.unwritten.remove(&id);
+        match self.unwritten.get_mut(&id) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                return;
+            }
+            _ => {
+                self.unwritten.remove(&id);
+            }
+        }
         self.keys.written(id);
         self.forget_old();
         if self.recent_ids.insert(id) {

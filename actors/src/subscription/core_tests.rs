@@ -413,3 +413,44 @@ fn timeouts_halve_the_concurrency_and_fast_successes_grow_it_back() {
         "back to max_in_flight after {rounds} fast successes"
     );
 }
+
+fn keyed(sub: Uuid, key: &str) -> DeliveryJob {
+    DeliveryJob {
+        ordering_key: Some(Arc::from(key)),
+        ..job(sub)
+    }
+}
+
+#[test]
+fn a_keys_next_head_is_read_only_after_its_last_outcome_is_written_not_an_earlier_one() {
+    let r = row(4, None);
+    let (mut c, clock) = core(&r);
+    let x = keyed(r.id, "acct-1");
+    c.add_jobs(vec![x.clone()]);
+    let Step::Heads(keys) = c.plan(true) else {
+        panic!("the new key's head is read first")
+    };
+    c.heads(
+        keys,
+        vec![("acct-1".into(), x.delivery_id, Some(x.clone()))],
+    );
+    let first = sent(c.plan(true));
+    let d = c.outcome(&first, &FAIL_500);
+    assert_eq!(d.status, DeliveryStatus::Retrying);
+    // The retry comes due and goes out before the first outcome's write is confirmed.
+    clock.advance(Duration::from_secs(12));
+    let Step::Load(ids) = c.plan(true) else {
+        panic!("the due retry is loaded")
+    };
+    c.loaded(ids, vec![x.clone()]);
+    let second = sent(c.plan(true));
+    let d = c.outcome(&second, &AttemptOutcome::Success { status: 200 });
+    assert_eq!(d.status, DeliveryStatus::Succeeded);
+    c.written(x.delivery_id);
+    assert!(
+        !matches!(c.plan(true), Step::Heads(_)),
+        "the first outcome's write is not the final one's: Postgres may still show x unfinished"
+    );
+    c.written(x.delivery_id);
+    assert!(matches!(c.plan(true), Step::Heads(k) if k == vec!["acct-1".to_owned()]));
+}

@@ -133,6 +133,7 @@ impl<C: Clock> Core<C> {
         let now_ms = self.clock.wall().timestamp_millis();
         for job in self.keys.heads(asked, found) {
             if !self.active || !self.admit(job.delivery_id) {
+                tracing::trace!(id = %job.delivery_id, active = self.active, "ordering head not taken (held already)");
                 continue;
             }
             if job.due_ms > now_ms {

@@ -67,6 +67,7 @@ impl Keys {
             }
         }
         self.looking = true;
+        tracing::trace!(?keys, "reading ordering heads");
         Some(keys)
     }
 
@@ -81,13 +82,20 @@ impl Keys {
         for key in asked {
             match by_key.remove(&key) {
                 Some((id, job)) => {
+                    tracing::trace!(%key, head = %id, due = job.is_some(), "ordering head read");
+                    // A read that raced the head's final outcome still shows it: the write's
+                    // confirmation reads the key again.
                     if let Some(s) = self.states.get_mut(key.as_str()) {
+                        if s.finished == Some(id) {
+                            continue;
+                        }
                         s.head = Some(id);
                     }
                     ready.extend(job);
                 }
                 // Nothing unfinished: the key is idle.
                 None => {
+                    tracing::trace!(%key, "ordering key idle");
                     self.states.remove(key.as_str());
                 }
             }
@@ -107,6 +115,7 @@ impl Keys {
 
     /// A head reached a final outcome: its key's next head is read once it is written.
     pub fn finished(&mut self, key: &Arc<str>, id: Uuid) {
+        tracing::trace!(%key, %id, head = ?self.states.get(key).and_then(|s| s.head), "ordering head finished");
         if let Some(s) = self.states.get_mut(key)
             && s.head == Some(id)
         {
@@ -119,6 +128,7 @@ impl Keys {
     pub fn written(&mut self, id: Uuid) {
         for s in self.states.values_mut() {
             if s.finished == Some(id) {
+                tracing::trace!(%id, "ordering head written");
                 s.finished = None;
                 s.lookup = true;
             }
@@ -130,6 +140,7 @@ impl Keys {
     pub fn vanished(&mut self, id: Uuid) {
         for s in self.states.values_mut() {
             if s.head == Some(id) {
+                tracing::trace!(%id, "ordering head vanished");
                 s.head = None;
                 s.lookup = true;
             }
