@@ -234,14 +234,16 @@ export class CourierClient {
     return `${this.opts.baseUrl ?? ''}/stream${queryString({ api_key: key, subscription_id: subscriptionId })}`;
   }
 
-  // ---- plumbing ----
+  // ---- plumbing (public so the tenancy and portal modules add their calls beside these) ----
 
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One call answered with JSON (or nothing); a non-2xx is thrown as an `ApiError`. */
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.request(method, path, body);
     return (await readJson(res)) as T;
   }
 
-  private async page<T>(path: string): Promise<Page<T>> {
+  /** A list call: the bare array and the `X-Next-Cursor` of the next page. */
+  async page<T>(path: string): Promise<Page<T>> {
     const res = await this.request('GET', path);
     const items = await readJson(res);
     if (!Array.isArray(items)) {

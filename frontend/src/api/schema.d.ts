@@ -69,8 +69,8 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Delete an application: it disappears from every read, its keys are revoked at once
-         *     (with their sessions) and its subscriptions are deleted (soft).
+         * Delete an application: it disappears from every read, its keys and portal links are
+         *     revoked at once (with their sessions) and its subscriptions are deleted (soft).
          */
         delete: operations["delete_application"];
         options?: never;
@@ -162,6 +162,44 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/portal-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The application's links that still grant access (not revoked, not expired), newest first. */
+        get: operations["list_links"];
+        put?: never;
+        /** Create a one-time link to the application's consumer portal. */
+        post: operations["create_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/portal-links/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a link: it can no longer be opened, and the session it opened ends (on every node
+         *     within a second).
+         */
+        delete: operations["revoke_link"];
         options?: never;
         head?: never;
         patch?: never;
@@ -607,6 +645,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/portal/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The portal session of the bearer token: its application, brand and limits. */
+        get: operations["current_session"];
+        put?: never;
+        /** Open a portal link: once, before it expires, unless revoked. */
+        post: operations["open_session"];
+        /** End the portal session of the bearer token (also when there was none). */
+        delete: operations["end_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ready": {
         parameters: {
             query?: never;
@@ -1023,6 +1080,22 @@ export interface components {
             succeeded: boolean;
         };
         /**
+         * @description How the portal looks: every field optional (the portal falls back to its own look).
+         * @example {
+         *       "brand_color": "#0a7",
+         *       "logo_url": "https://acme.example/logo.svg",
+         *       "name": "Acme"
+         *     }
+         */
+        Brand: {
+            /** @description A CSS hex colour, `#rgb`, `#rgba`, `#rrggbb` or `#rrggbbaa`. */
+            brand_color?: string | null;
+            /** @description An `https:` URL, or a `data:image/…;base64,` URL of at most 12 KiB. */
+            logo_url?: string | null;
+            /** @description Shown as the portal's title (default: the application's name). */
+            name?: string | null;
+        };
+        /**
          * @description The answer of `POST /deliveries/cancel`.
          * @example {
          *       "cancelled": 7,
@@ -1161,6 +1234,22 @@ export interface components {
             name: string;
             /** @description A JSON Schema (draft from `$schema`, 2020-12 by default; no external `$ref`). */
             schema?: Record<string, never> | null;
+        };
+        /**
+         * @description Body of `POST /applications/{app}/portal-links` (the body may be empty).
+         * @example {
+         *       "read_only": false,
+         *       "ttl": "2h"
+         *     }
+         */
+        CreatePortalLink: {
+            /** @description Only reads: the portal shows endpoints and deliveries but changes nothing. */
+            read_only?: boolean;
+            /**
+             * @description How long the link can be opened, and how long the session it opens lasts: a duration
+             *     (`"2h"`) or seconds, 1m to 7d (default 1h).
+             */
+            ttl?: string | null;
         };
         /** @description The answer to `POST /api-keys`: the key's fields and, this once, the key itself. */
         CreatedApiKey: components["schemas"]["ApiKeyView"] & {
@@ -1444,6 +1533,16 @@ export interface components {
             /** Format: int64 */
             succeeded: number;
         };
+        /**
+         * @description Body of `POST /portal/session`.
+         * @example {
+         *       "token": "cpl_…"
+         *     }
+         */
+        OpenPortalSession: {
+            /** @description The `token` of the portal link (the `token` query parameter of its `url`). */
+            token: string;
+        };
         Overview: {
             /** @description Disabled subscriptions, and those whose last hour has failed attempts. */
             failing_subscriptions: components["schemas"]["FailingSubscription"][];
@@ -1480,6 +1579,78 @@ export interface components {
             description?: string | null;
             example?: Record<string, never> | null;
             schema?: Record<string, never> | null;
+        };
+        /** @description The application a portal session belongs to. */
+        PortalApplication: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            uid: string;
+        };
+        /**
+         * @description A new link: the only answer that shows its token.
+         * @example {
+         *       "application_id": "01938a6e-7d1c-7b3e-9f00-000000000001",
+         *       "expires_at": "2026-12-03T11:00:00Z",
+         *       "id": "01938a6e-7d1c-7b3e-9f00-6a2b1c3d4e5f",
+         *       "read_only": false,
+         *       "token": "cpl_…",
+         *       "url": "https://courier.example.com/portal?token=cpl_…"
+         *     }
+         */
+        PortalLinkCreated: {
+            /** Format: uuid */
+            application_id: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            read_only: boolean;
+            /** @description `cpl_` and 43 characters; usable once. */
+            token: string;
+            /** @description The portal opened with this link: hand it to the customer, or put it in an iframe. */
+            url: string;
+        };
+        /** @description A link as listed (never its token). */
+        PortalLinkView: {
+            /** Format: uuid */
+            application_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The named key that made it (`null` for COURIER_API_KEY).
+             */
+            created_by?: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            read_only: boolean;
+            /**
+             * Format: date-time
+             * @description When the link was opened (its session lasts until `expires_at`); `null` while unused.
+             */
+            used_at?: string | null;
+        };
+        /** @description What the portal knows about its session. */
+        PortalSessionView: {
+            application: components["schemas"]["PortalApplication"];
+            brand: components["schemas"]["Brand"];
+            /**
+             * Format: date-time
+             * @description When the session ends (the link's expiry).
+             */
+            expires_at: string;
+            /** @description Only reads are allowed (every change is `403 read_only`). */
+            read_only: boolean;
+            /**
+             * Format: int64
+             * @description How long a rotated-out secret keeps signing beside the new one (seconds).
+             */
+            secret_overlap_secs: number;
+            /** @description The bearer token of the portal's API calls: only in the answer that opened the link. */
+            session_token?: string | null;
         };
         /**
          * @example {
@@ -1533,7 +1704,7 @@ export interface components {
              * @description The named key behind it (`null` for the bootstrap key).
              */
             key_id?: string | null;
-            /** @description `bootstrap` (COURIER_API_KEY), `admin_key` or `application_key`. */
+            /** @description `bootstrap` (COURIER_API_KEY), `admin_key`, `application_key` or `portal`. */
             kind: string;
             /** @description `admin` or `application`. */
             scope: string;
@@ -2542,6 +2713,192 @@ export interface operations {
                 };
             };
             /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_links: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number | null;
+                /** @description The `X-Next-Cursor` of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The application's id or uid. */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page; `X-Next-Cursor` names the next one */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalLinkView"][];
+                };
+            };
+            /** @description A bad `limit` or `cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A portal session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such application, or not this principal's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The application's id or uid. */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreatePortalLink"] | null;
+            };
+        };
+        responses: {
+            /** @description Created; the only answer that shows the token */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalLinkCreated"];
+                };
+            };
+            /** @description A bad `ttl` or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A portal session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such application, or not this principal's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+                /** @description Portal link id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The id is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A portal session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such link of this application */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4161,6 +4518,113 @@ export interface operations {
                 };
                 content: {
                     "text/plain": unknown;
+                };
+            };
+        };
+    };
+    current_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalSessionView"];
+                };
+            };
+            /** @description No session, or it ended */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Credentials that are not a portal session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    open_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenPortalSession"];
+            };
+        };
+        responses: {
+            /** @description Opened; `session_token` is the bearer of every portal call */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalSessionView"];
+                };
+            };
+            /** @description The body is not `{"token": "…"}` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The link was used, expired, was revoked, or never existed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    end_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or wrong credentials (bearer key or session cookie), or a bad signature */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

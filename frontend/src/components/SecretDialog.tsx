@@ -2,16 +2,18 @@
  * Shows a signing secret once. The secret is never fetched again: when this dialog closes,
  * the only copy the dashboard had is dropped (the parent clears its state).
  */
-import { useRef, useState } from 'react';
+import { useRef, useState, type ReactNode } from 'react';
 import { Modal } from './Modal';
 
 interface Props {
   secret: string;
   title: string;
   onClose: () => void;
+  /** More to say beside the secret (e.g. how long the previous one keeps signing). */
+  children?: ReactNode;
 }
 
-export function SecretDialog({ secret, title, onClose }: Props) {
+export function SecretDialog({ secret, title, onClose, children }: Props) {
   const inputRef = useRef<HTMLInputElement>(null);
   const [copyState, setCopyState] = useState<'idle' | 'copied' | 'failed'>('idle');
 
@@ -51,6 +53,7 @@ export function SecretDialog({ secret, title, onClose }: Props) {
           Copy
         </button>
       </div>
+      {children}
       <p role="status" className="hint">
         {copyState === 'copied' && 'Copied to the clipboard.'}
         {copyState === 'failed' && 'Could not copy automatically: the secret is selected, press Ctrl+C (⌘C) to copy it.'}
