@@ -272,7 +272,7 @@ async function main() {
       ['PATCH', `/subscriptions/${ids.sub}`, { description: 'changed' }],
       ['POST', `/subscriptions/${ids.sub}/rotate-secret`],
       ['POST', `/deliveries/${ids.delivery}/retry`],
-      ['POST', '/subscriptions', { target_url: 'https://hooks.example/x' }],
+      ['POST', '/subscriptions', { target_url: `${RECEIVER}/hook` }],
       ['DELETE', `/subscriptions/${ids.sub}`],
     ]) {
       const r = await asPortal(method, path, body);

@@ -97,7 +97,7 @@ async fn a_link_opens_once_into_a_session_of_its_application_with_its_brand() {
     assert_eq!(me.body["application"]["name"], "Acme Ltd");
 
     // The session manages the application's endpoints, with the catalog as a picker.
-    let body = json!({"target_url": "https://hooks.example/acme", "event_types": ["order.*"]});
+    let body = json!({"target_url": "http://127.0.0.1:9/acme", "event_types": ["order.*"]});
     let sub = app
         .call_as("POST", "/subscriptions", Some(&body), &sess)
         .await;
@@ -319,7 +319,7 @@ async fn a_read_only_session_reads_everything_and_changes_nothing() {
         assert_eq!(r.status, StatusCode::OK, "GET {path}: {:?}", r.body);
     }
     let before = app.snapshot().await;
-    let edit = json!({"target_url": "https://hooks.example/x"});
+    let edit = json!({"target_url": "http://127.0.0.1:9/x"});
     for (method, path) in changes(&sub, &delivery) {
         let r = app.call_as(method, &path, Some(&edit), &sess).await;
         assert_eq!(

@@ -11,9 +11,15 @@ interface Props {
   onClose: () => void;
   /** More to say beside the secret (e.g. how long the previous one keeps signing). */
   children?: ReactNode;
+  /** What the value is (default: a signing secret). */
+  label?: string;
+  /** The first paragraph, when it is not a signing secret. */
+  intro?: ReactNode;
+  /** The closing button (default: "I have stored the secret"). */
+  doneLabel?: string;
 }
 
-export function SecretDialog({ secret, title, onClose, children }: Props) {
+export function SecretDialog({ secret, title, onClose, children, label = 'Signing secret', intro, doneLabel = 'I have stored the secret' }: Props) {
   const inputRef = useRef<HTMLInputElement>(null);
   const [copyState, setCopyState] = useState<'idle' | 'copied' | 'failed'>('idle');
 
@@ -34,11 +40,13 @@ export function SecretDialog({ secret, title, onClose, children }: Props) {
 
   return (
     <Modal title={title}>
-      <p>
-        This is the only time the secret is shown. Store it where your receiver can read it; Courier will not show it
-        again.
-      </p>
-      <label htmlFor="secret-value">Signing secret</label>
+      {intro ?? (
+        <p>
+          This is the only time the secret is shown. Store it where your receiver can read it; Courier will not show it
+          again.
+        </p>
+      )}
+      <label htmlFor="secret-value">{label}</label>
       <div className="secret-row">
         <input
           id="secret-value"
@@ -60,7 +68,7 @@ export function SecretDialog({ secret, title, onClose, children }: Props) {
       </p>
       <div className="actions">
         <button type="button" className="primary" onClick={onClose}>
-          I have stored the secret
+          {doneLabel}
         </button>
       </div>
     </Modal>

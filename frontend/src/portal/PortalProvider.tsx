@@ -97,6 +97,8 @@ export function PortalProvider({ children, fetchImpl }: { children: ReactNode; f
       notice: null,
       signIn: async () => undefined,
       signOut,
+      app: null,
+      setApp: () => undefined,
     }),
     [state, client, signOut],
   );

@@ -133,7 +133,7 @@ fn body_for(path: &str) -> Value {
     } else if path.contains("/deliveries/") {
         json!({"subscription_id": "00000000-0000-0000-0000-000000000000"})
     } else {
-        json!({"target_url": "https://hooks.example/x", "name": "x", "uid": "x", "scope": "admin"})
+        json!({"target_url": "http://127.0.0.1:9/x", "name": "x", "uid": "x", "scope": "admin"})
     }
 }
 
