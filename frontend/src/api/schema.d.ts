@@ -3765,6 +3765,11 @@ export interface operations {
                  *     and a leading `…` are ignored).
                  */
                 id?: string;
+                /**
+                 * @description Only this application's deliveries (its id or uid; `404` when the caller does not
+                 *     reach it). Without it: every application an admin reaches, or the key's own.
+                 */
+                application?: string;
                 /** @description Page size, 1 to 500 (default 50). */
                 limit?: number;
                 /** @description The `X-Next-Cursor` of the previous page. */
@@ -3796,6 +3801,15 @@ export interface operations {
             };
             /** @description Missing or wrong API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `application` names no application these credentials reach */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
