@@ -4,7 +4,8 @@
 # frontend/dist on disk (an existing one is moved aside and put back) and no
 # COURIER_DASHBOARD_DIR, on its own database and Redis prefix, with a local receiver on
 # 127.0.0.1. Checks that the embedded files are served compressed, then drives Debian's
-# Chromium through e2e/dashboard.e2e.mjs and the consumer portal's e2e/portal.e2e.mjs (with
+# Chromium through e2e/dashboard.e2e.mjs, the tenancy pages' e2e/tenancy.e2e.mjs and the
+# consumer portal's e2e/portal.e2e.mjs (with
 # the example producer page of ops/portal-embed on two more 127.0.0.1 ports: one origin
 # allowed to embed the portal, one not). Screenshots go to $SCREENSHOT_DIR (default
 # docs/screenshots).
@@ -109,6 +110,11 @@ status=0
 (cd frontend && COURIER_URL="$base" COURIER_API_KEY="$api_key" RECEIVER_URL="http://127.0.0.1:$receiver_port" \
   SCREENSHOT_DIR="${SCREENSHOT_DIR:-$root/docs/screenshots}" \
   CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium || echo /usr/bin/chromium)}" node e2e/dashboard.e2e.mjs) || status=$?
+if [ "$status" -eq 0 ]; then
+  (cd frontend && COURIER_URL="$base" COURIER_API_KEY="$api_key" RECEIVER_URL="http://127.0.0.1:$receiver_port" \
+    SCREENSHOT_DIR="${SCREENSHOT_DIR:-$root/docs/screenshots}" \
+    CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium || echo /usr/bin/chromium)}" node e2e/tenancy.e2e.mjs) || status=$?
+fi
 if [ "$status" -eq 0 ]; then
   (cd frontend && COURIER_URL="$base" COURIER_API_KEY="$api_key" RECEIVER_URL="http://127.0.0.1:$receiver_port" \
     EMBED_URL="http://127.0.0.1:$embed_port/" FOREIGN_URL="http://127.0.0.1:$foreign_port/" \
