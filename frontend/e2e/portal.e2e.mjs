@@ -317,6 +317,19 @@ async function main() {
     await frame.getByText(/Test event sent/).waitFor();
     const origin = new URL(EMBED).origin;
     assert(origin !== new URL(BASE).origin, 'the embedding page is another origin');
+    // On another site the frame is third-party: the browser refuses it storage (and cookies),
+    // and the portal still works, on its in-memory bearer session.
+    const inner = page.frames().find((f) => f.url().startsWith(`${BASE}/portal`));
+    assert(inner, 'the portal frame');
+    const storage = await inner.evaluate(() => {
+      try {
+        return typeof window.sessionStorage.length === 'number' ? 'available' : 'blocked';
+      } catch {
+        return 'blocked';
+      }
+    });
+    if (new URL(EMBED).hostname !== new URL(BASE).hostname) assert(storage === 'blocked', `third-party storage is ${storage}`);
+    console.log(`  (embedded from ${origin}: the frame's storage is ${storage})`);
     await shot('portal-embedded');
   });
 

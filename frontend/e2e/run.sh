@@ -77,7 +77,7 @@ pids+=($!)
 
 (cd "$work/bin" && env -u COURIER_DASHBOARD_DIR DATABASE_URL="$db_server/$db_name" COURIER_API_KEY="$api_key" \
   COURIER_BIND="127.0.0.1:$courier_port" COURIER_ALLOW_PRIVATE_TARGETS=true \
-  COURIER_PORTAL_ORIGINS="http://127.0.0.1:$embed_port" \
+  COURIER_PORTAL_ORIGINS="http://localhost:$embed_port" \
   COURIER_REDIS_PREFIX="courier_test:e2e_${run_id}:" COURIER_RETRY_SCHEDULE=1s,2s \
   ./courier >"$work/courier.log" 2>&1) &
 pids+=($!)
@@ -85,7 +85,10 @@ pids+=($!)
 base="http://127.0.0.1:$courier_port"
 
 # The example producer page (ops/portal-embed) twice: on an origin COURIER_PORTAL_ORIGINS lists,
-# and on one it does not. Both mint a portal link for $portal_app on every load.
+# and on one it does not. Both mint a portal link for $portal_app on every load. The allowed one
+# is reached as http://localhost:port, another *site* than Courier's http://127.0.0.1 (so the
+# portal runs as a third-party frame, with third-party cookies and storage blocked); the other
+# as http://127.0.0.1:port, the same site as Courier but an origin not listed.
 for port in "$embed_port" "$foreign_port"; do
   COURIER_URL="$base" COURIER_API_KEY="$api_key" PORTAL_APPLICATION="$portal_app" PORTAL_TITLE="Acme Shop" \
     python3 ops/portal-embed/server.py --port "$port" >"$work/embed-$port.log" 2>&1 &
@@ -117,7 +120,7 @@ if [ "$status" -eq 0 ]; then
 fi
 if [ "$status" -eq 0 ]; then
   (cd frontend && COURIER_URL="$base" COURIER_API_KEY="$api_key" RECEIVER_URL="http://127.0.0.1:$receiver_port" \
-    EMBED_URL="http://127.0.0.1:$embed_port/" FOREIGN_URL="http://127.0.0.1:$foreign_port/" \
+    EMBED_URL="http://localhost:$embed_port/" FOREIGN_URL="http://127.0.0.1:$foreign_port/" \
     PORTAL_APP_UID="$portal_app" E2E_DATABASE_URL="$db_server/$db_name" \
     SCREENSHOT_DIR="${SCREENSHOT_DIR:-$root/docs/screenshots}" \
     CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium || echo /usr/bin/chromium)}" node e2e/portal.e2e.mjs) || status=$?
