@@ -229,6 +229,31 @@ mod tests {
     }
 
     #[test]
+    fn bad_portal_settings_name_their_variable() {
+        let vars = |k: &str, v: &str| HashMap::from([(k.to_owned(), v.to_owned())]);
+        for (k, v) in [
+            ("COURIER_PORTAL_ORIGINS", "https://a.example/path"),
+            ("COURIER_PORTAL_BRAND_COLOR", "blue"),
+            ("COURIER_PORTAL_LOGO_URL", "http://a.example/logo.png"),
+            ("COURIER_PORTAL_NAME", "bad\nname"),
+        ] {
+            let e = PortalSettings::from_vars(&vars(k, v)).expect_err(k);
+            assert_eq!(e.var, k);
+        }
+        let ok =
+            PortalSettings::from_vars(&vars("COURIER_PORTAL_ORIGINS", "http://localhost:8080"))
+                .expect("valid");
+        assert_eq!(
+            ok.frame_ancestors(),
+            "frame-ancestors 'self' http://localhost:8080"
+        );
+        assert_eq!(
+            PortalSettings::default().frame_ancestors(),
+            "frame-ancestors 'self'"
+        );
+    }
+
+    #[test]
     fn brand_fields_come_from_metadata_when_valid_else_from_the_default() {
         let default = Brand {
             name: None,
