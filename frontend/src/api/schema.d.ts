@@ -96,6 +96,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/applications/{app}/deliveries/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels the matching unfinished deliveries (`pending`, `retrying`, `paused`; at most
+         *     10,000 per call): each becomes `failed` with `last_error` "cancelled by operator" and no
+         *     next attempt. An attempt already in flight finishes, but cannot undo the cancel.
+         */
+        post: operations["bulk_cancel_in_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/deliveries/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-queues the matching deliveries (oldest first, at most 10,000 per call), each with a
+         *     fresh retry budget, as `POST /deliveries/{id}/retry` does for one. `filtered` and
+         *     in-flight deliveries, and those of deleted subscriptions, are left alone.
+         */
+        post: operations["bulk_retry_in_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/applications/{app}/deliveries/{task_id}": {
         parameters: {
             query?: never;
@@ -144,6 +186,23 @@ export interface paths {
         put?: never;
         /** Fan-out: one delivery to every subscription whose filter matches. Needs the API key. */
         post: operations["ingest_fanout_in_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every message, newest first, with its deliveries counted by status. */
+        get: operations["search_messages_in_application"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -214,6 +273,27 @@ export interface paths {
         };
         /** Overview for the operator's first page. */
         get: operations["overview_in_application"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/stats/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Health of every subscription over a range (default the last 24 hours), newest
+         *     subscription first, at most 1,000: deliveries by status, first-attempt and eventual
+         *     success rates, attempt latency, the last attempt.
+         */
+        get: operations["subscriptions_health_in_application"];
         put?: never;
         post?: never;
         delete?: never;
@@ -366,6 +446,26 @@ export interface paths {
         put?: never;
         /** Rotate the signing secret; the old one keeps signing beside it for `COURIER_SECRET_OVERLAP`. */
         post: operations["rotate_secret_in_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/subscriptions/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One subscription's health over a range (default the last 24 hours), with its attempts
+         *     over time (succeeded, failed, p50 and p95 latency per bucket).
+         */
+        get: operations["subscription_stats_in_application"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1228,12 +1328,15 @@ export interface components {
             deprecated?: boolean | null;
             /** @description At most 1000 characters, no control characters. */
             description?: string | null;
-            /** @description A sample payload; it must match `schema`. */
-            example?: Record<string, never> | null;
+            /** @description A sample payload, any JSON value; it must match `schema`. */
+            example: unknown;
             /** @description A concrete type (no wildcard), e.g. `order.created`. */
             name: string;
-            /** @description A JSON Schema (draft from `$schema`, 2020-12 by default; no external `$ref`). */
-            schema?: Record<string, never> | null;
+            /**
+             * @description A JSON Schema, an object or a boolean (draft from `$schema`, 2020-12 by default; no
+             *     external `$ref`).
+             */
+            schema: unknown;
         };
         /**
          * @description Body of `POST /applications/{app}/portal-links` (the body may be empty).
@@ -1420,10 +1523,11 @@ export interface components {
             created_at: string;
             deprecated: boolean;
             description: string;
-            example?: Record<string, never> | null;
+            /** @description A sample payload: any JSON value (`null`: none). */
+            example: unknown;
             name: string;
-            /** @description A JSON Schema for the payload (`null`: none). */
-            schema?: Record<string, never> | null;
+            /** @description A JSON Schema for the payload (an object or a boolean; `null`: none). */
+            schema: unknown;
             /** Format: date-time */
             updated_at: string;
             /**
@@ -1577,8 +1681,8 @@ export interface components {
         PatchEventType: {
             deprecated?: boolean | null;
             description?: string | null;
-            example?: Record<string, never> | null;
-            schema?: Record<string, never> | null;
+            example?: unknown;
+            schema?: unknown;
         };
         /** @description The application a portal session belongs to. */
         PortalApplication: {
@@ -2483,6 +2587,114 @@ export interface operations {
             };
         };
     };
+    bulk_cancel_in_application: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkFilter"];
+            };
+        };
+        responses: {
+            /** @description Cancelled; `truncated` says more matched than one call takes (call again) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkCancelled"];
+                };
+            };
+            /** @description A filter is not valid, or neither subscription_id nor since was given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bulk_retry_in_application: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkFilter"];
+            };
+        };
+        responses: {
+            /** @description Re-queued; `truncated` says more matched than one call takes (call again) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkRetried"];
+                };
+            };
+            /** @description A filter is not valid, or neither subscription_id nor since was given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_delivery_in_application: {
         parameters: {
             query?: never;
@@ -2642,6 +2854,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description The body is larger than COURIER_MAX_BODY */
             413: {
                 headers: {
@@ -2662,6 +2883,69 @@ export interface operations {
             };
             /** @description A dependency (Postgres, Redis) is unavailable, or too many requests wait; retry after Retry-After */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_messages_in_application: {
+        parameters: {
+            query?: {
+                /** @description An exact type (`order.created`), a prefix pattern (`order.*`) or `*`. */
+                event_type?: string;
+                /** @description Created at or after (RFC 3339). */
+                since?: string;
+                /** @description Created before (RFC 3339). */
+                until?: string;
+                /** @description A whole message id, or the start or the end of one (at least 4 hex digits). */
+                id?: string;
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description The `X-Next-Cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of messages, newest first; `X-Next-Cursor` names the next page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageSummary"][];
+                };
+            };
+            /** @description A filter, the limit or the cursor is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2948,6 +3232,70 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    subscriptions_health_in_application: {
+        parameters: {
+            query?: {
+                /** @description Start (RFC 3339); default 24 hours before `until`. At most 31 days before `until`. */
+                since?: string;
+                /** @description End (RFC 3339); default now. */
+                until?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The range and one entry per live subscription */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionsHealth"];
+                };
+            };
+            /** @description A time is not RFC 3339, or the range is reversed or longer than 31 days */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     stream_attempts_in_application: {
@@ -2985,6 +3333,15 @@ export interface operations {
             };
             /** @description no bearer key and no live session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3040,6 +3397,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     create_subscription_in_application: {
@@ -3078,6 +3444,15 @@ export interface operations {
             };
             /** @description Missing or wrong credentials (bearer key or session cookie), or a bad signature */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3578,6 +3953,63 @@ export interface operations {
                 };
             };
             /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    subscription_stats_in_application: {
+        parameters: {
+            query?: {
+                /** @description Start (RFC 3339); default 24 hours before `until`. At most 31 days before `until`. */
+                since?: string;
+                /** @description End (RFC 3339); default now. */
+                until?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+                /** @description Subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription's health and its attempts over time */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionStats"];
+                };
+            };
+            /** @description A time is not RFC 3339, or the range is reversed or longer than 31 days */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such subscription */
             404: {
                 headers: {
                     [name: string]: unknown;
