@@ -120,11 +120,12 @@ async function main() {
     await page.getByRole('link', { name: 'Add endpoint' }).click();
     await heading('Add endpoint');
     const picker = page.getByRole('group', { name: 'Event types from the catalog' });
-    await picker.getByText('order.legacy').waitFor();
-    assert(await picker.getByText('deprecated').isVisible(), 'deprecated types are marked');
+    const option = (name) => picker.locator('label').filter({ has: page.locator('code', { hasText: new RegExp(`^${name.replace('.', '\\.')}$`) }) });
+    await option('order.legacy').waitFor();
+    assert(await option('order.legacy').getByText('deprecated').isVisible(), 'deprecated types are marked');
     await page.getByLabel('Endpoint URL (required)').fill(FLAKY);
     await page.getByLabel('Description').fill('Acme ERP');
-    await picker.getByRole('checkbox').first().check(); // order.created
+    await option('order.created').getByRole('checkbox').check();
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     const dialog = page.getByRole('dialog', { name: "Your endpoint's signing secret" });
     const secret = await dialog.getByTestId('secret-value').inputValue();
