@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Paths whose change makes the release build run npm again (relative to `frontend/`).
-const SOURCES: [&str; 8] = [
+const SOURCES: [&str; 9] = [
     "src",
     "index.html",
+    "portal.html",
     "package.json",
     "package-lock.json",
     "vite.config.ts",

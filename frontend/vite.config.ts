@@ -13,6 +13,11 @@ const API_PATHS = [
   '/stats',
   '/stream',
   '/events',
+  '/applications',
+  '/api-keys',
+  '/event-types',
+  '/auth',
+  '/portal/session',
   '/ingest',
   '/webhooks',
   '/health',
@@ -26,7 +31,12 @@ const API_PATHS = [
 export default defineConfig({
   base: '/',
   plugins: [react()],
-  build: { assetsDir: 'assets' },
+  // Two entries: the operator dashboard (index.html, at / and /ui/*) and the consumer portal
+  // (portal.html, at /portal/*; in `npm run dev` open /portal.html?token=…).
+  build: {
+    assetsDir: 'assets',
+    rollupOptions: { input: { index: 'index.html', portal: 'portal.html' } },
+  },
   server: {
     proxy: Object.fromEntries(API_PATHS.map((p) => [p, { target: API, changeOrigin: false }])),
   },

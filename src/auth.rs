@@ -10,6 +10,9 @@
 //!   an application-scoped one. [`Principal`] itself is the extractor of application-scoped
 //!   routes: the handler calls [`Principal::require_access`] with the application's id,
 //!   which answers `404` for another application (so ids of other tenants cannot be probed).
+//! - Consumer-portal sessions (`cps_` bearer tokens from `POST /portal/session`) are
+//!   application principals limited to the portal's routes, and to reads when their link
+//!   was read-only: both enforced here, in [`authenticate`], for every extractor.
 //! - CSRF: a cookie-authenticated request with a method other than GET, HEAD or OPTIONS must
 //!   carry `X-Courier-CSRF` (any non-empty value; cross-site pages cannot set custom headers
 //!   without a CORS preflight, which Courier never grants), and its `Origin`, when present,
@@ -22,7 +25,7 @@
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
-use courier_actors::access::{Grant, Scope};
+use courier_actors::access::{Grant, Scope, portal};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
@@ -52,6 +55,8 @@ pub enum PrincipalKind {
     AdminKey,
     /// A named key with `application` scope.
     ApplicationKey,
+    /// A consumer-portal session (opened from a portal link).
+    Portal,
 }
 
 impl Principal {
@@ -68,6 +73,9 @@ impl Principal {
     }
 
     pub fn kind(&self) -> PrincipalKind {
+        if self.grant.portal.is_some() {
+            return PrincipalKind::Portal;
+        }
         match (self.grant.scope, self.grant.key_id) {
             (Scope::Admin, None) => PrincipalKind::Bootstrap,
             (Scope::Admin, Some(_)) => PrincipalKind::AdminKey,
@@ -87,6 +95,11 @@ impl Principal {
     /// The named key behind it (`None` for the bootstrap key).
     pub fn key_id(&self) -> Option<Uuid> {
         self.grant.key_id
+    }
+
+    /// The portal grant of a consumer-portal session.
+    pub fn portal(&self) -> Option<courier_actors::access::PortalGrant> {
+        self.grant.portal
     }
 
     /// Whether it came from a session cookie.
@@ -164,13 +177,23 @@ pub fn has_api_key(req: &HttpRequest, _allow_query: bool) -> bool {
 }
 
 /// Who the request is: `401` without valid credentials, `403 csrf_rejected` for a
-/// cookie-authenticated state change without the CSRF header, `503` when Postgres is down.
+/// cookie-authenticated state change without the CSRF header, `403` for a portal session
+/// outside the portal's routes or changing state with a read-only link
+/// ([`crate::routes::portal::guard`]), `503` when Postgres is down.
 pub async fn authenticate(req: &HttpRequest) -> ApiResult<Principal> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(ApiError::Unauthorized)?;
     if req.headers().contains_key(header::AUTHORIZATION) {
         let token = bearer_token(req).ok_or(ApiError::Unauthorized)?;
+        if portal::looks_like_session(token) {
+            let grant = state.keys.authenticate_portal(token).await?;
+            let principal = grant
+                .map(Principal::new)
+                .ok_or(ApiError::PortalSessionEnded)?;
+            crate::routes::portal::guard::check(req, &principal)?;
+            return Ok(principal);
+        }
         let grant = state.keys.authenticate_bearer(token).await?;
         return grant.map(Principal::new).ok_or(ApiError::Unauthorized);
     }
@@ -246,6 +269,7 @@ mod tests {
             scope,
             key_id: key,
             session_expires_at: None,
+            portal: None,
         })
     }
 

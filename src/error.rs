@@ -45,6 +45,19 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     CsrfRejected(String),
+    #[error(
+        "this portal session is read-only: it can show endpoints and deliveries but not change them"
+    )]
+    ReadOnly,
+    #[error(
+        "this portal link cannot be opened: it was already used, it expired or it was revoked; \
+         ask for a new link"
+    )]
+    PortalLinkInvalid,
+    #[error(
+        "this portal session has ended (it expired or its link was revoked); ask for a new link"
+    )]
+    PortalSessionEnded,
     #[error("the payload does not match the schema of {event_type}: {message} (at {})",
         if path.is_empty() { "the payload's root" } else { path })]
     PayloadInvalid {
@@ -96,6 +109,9 @@ impl ApiError {
             Self::PayloadRejected(_) => "payload_rejected",
             Self::Forbidden(_) => "forbidden",
             Self::CsrfRejected(_) => "csrf_rejected",
+            Self::ReadOnly => "read_only",
+            Self::PortalLinkInvalid => "portal_link_invalid",
+            Self::PortalSessionEnded => "portal_session_ended",
             Self::PayloadInvalid { .. } => "payload_invalid",
             Self::Unavailable => "service_unavailable",
             Self::Overloaded => "overloaded",
@@ -164,9 +180,11 @@ impl From<sqlx::Error> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Unauthorized | Self::SignatureRequired | Self::InvalidSignature => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthorized
+            | Self::SignatureRequired
+            | Self::InvalidSignature
+            | Self::PortalLinkInvalid
+            | Self::PortalSessionEnded => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Validation(_)
             | Self::InvalidJson(_)
@@ -178,7 +196,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Forbidden(_) | Self::CsrfRejected(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::CsrfRejected(_) | Self::ReadOnly => StatusCode::FORBIDDEN,
             Self::PayloadInvalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -211,7 +229,12 @@ impl ResponseError for ApiError {
             };
             resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static(after)));
         }
-        if status == StatusCode::UNAUTHORIZED && matches!(self, Self::Unauthorized) {
+        if status == StatusCode::UNAUTHORIZED
+            && matches!(
+                self,
+                Self::Unauthorized | Self::PortalLinkInvalid | Self::PortalSessionEnded
+            )
+        {
             resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         resp.json(body)

@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 use crate::error::ErrorBody;
 use crate::openapi_contract::Contract;
 use crate::routes::{
-    api_keys, applications, auth_session, deliveries, event_types, explorer, health, ingest, stats,
-    stream, subscriptions,
+    api_keys, applications, auth_session, deliveries, event_types, explorer, health, ingest,
+    portal, stats, stream, subscriptions,
 };
 
 #[derive(OpenApi)]
@@ -34,6 +34,8 @@ use crate::routes::{
         auth_session::create_session, auth_session::current_session, auth_session::end_session,
         explorer::search_deliveries, explorer::search_messages, explorer::bulk_retry, explorer::bulk_cancel,
         explorer::subscriptions_health, explorer::subscription_stats,
+        portal::create_link, portal::list_links, portal::revoke_link,
+        portal::session::open_session, portal::session::current_session, portal::session::end_session,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &Contract),
@@ -43,7 +45,8 @@ use crate::routes::{
          (name = "operations", description = "Health, readiness, metrics"),
          (name = "applications", description = "Tenants: every subscription, message and key belongs to one"),
          (name = "keys", description = "Named API keys (admin or one application) and browser sessions"),
-         (name = "event types", description = "The catalog of event types, with optional JSON Schemas"))
+         (name = "event types", description = "The catalog of event types, with optional JSON Schemas"),
+         (name = "portal", description = "The consumer portal: one-time links for an application's customer, and the sessions they open"))
 )]
 pub struct ApiDoc;
 
@@ -55,6 +58,18 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "portal_session",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The `session_token` (`cps_…`) of POST /portal/session; it reaches the \
+                         portal's routes of one application",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

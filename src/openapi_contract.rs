@@ -8,7 +8,8 @@
 //! - the seed's alias routes (`/webhooks/status/{task_id}`,
 //!   `/subscriptions/{id}/recent-deliveries`) appear as the routes they alias;
 //! - every route that also serves under `/applications/{app}` ([`crate::tenant`]) appears
-//!   there too, with the `app` path parameter.
+//!   there too, with the `app` path parameter and the `404` for an application that does
+//!   not exist or that the credentials do not reach.
 //!
 //! Must never: describe a route the server does not serve.
 
@@ -33,6 +34,11 @@ const SCOPED: &[&str] = &[
     "/events",
     "/stream",
     "/stats/overview",
+    "/messages",
+    "/deliveries/retry",
+    "/deliveries/cancel",
+    "/stats/subscriptions",
+    "/subscriptions/{id}/stats",
 ];
 
 /// `(alias, route it aliases)`.
@@ -62,6 +68,10 @@ impl Modify for Contract {
             };
             for op in operations(&mut item) {
                 add_parameter(op, app_parameter());
+                op.responses
+                    .responses
+                    .entry("404".to_owned())
+                    .or_insert_with(|| RefOr::T(error_response("404")));
                 op.operation_id = op
                     .operation_id
                     .take()

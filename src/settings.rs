@@ -120,6 +120,9 @@ pub struct Settings {
     pub ops_webhook_url: Option<courier_actors::domain::TargetUrl>,
     /// `COURIER_FAILING_AFTER`: consecutive failed attempts before `subscription.failing`.
     pub failing_after: i32,
+    /// `COURIER_PORTAL_ORIGINS` (who may embed the consumer portal) and the portal's default
+    /// brand (`COURIER_PORTAL_NAME`, `COURIER_PORTAL_BRAND_COLOR`, `COURIER_PORTAL_LOGO_URL`).
+    pub portal: crate::routes::portal::PortalSettings,
 }
 
 /// A setting that could not be used; the message names the variable.
@@ -258,6 +261,7 @@ impl Settings {
                 5,
                 1..=10_000,
             )?,
+            portal: crate::routes::portal::PortalSettings::from_vars(vars)?,
         };
         settings.validate()?;
         Ok(settings)

@@ -1,6 +1,6 @@
-//! Credentials: the bootstrap key (`COURIER_API_KEY`), named API keys and browser sessions,
-//! and what each one grants ([`Grant`]). The HTTP layer asks the [`KeyStore`] who a request
-//! is; it never looks at key rows itself.
+//! Credentials: the bootstrap key (`COURIER_API_KEY`), named API keys, browser sessions and
+//! consumer-portal sessions ([`portal`]), and what each one grants ([`Grant`]). The HTTP
+//! layer asks the [`KeyStore`] who a request is; it never looks at key rows itself.
 //!
 //! **Why SHA-256 and not argon2.** A key token carries 256 random bits (a session token
 //! too). Slow password hashes exist to make guessing low-entropy passwords expensive; nobody
@@ -86,8 +86,20 @@ pub struct Grant {
     /// The named key behind it; `None` for the bootstrap key.
     pub key_id: Option<Uuid>,
     /// When it came from a session cookie: its expiry (state-changing requests then need
-    /// the CSRF header).
+    /// the CSRF header). Portal sessions carry their expiry too.
     pub session_expires_at: Option<DateTime<Utc>>,
+    /// Set for a consumer-portal session (see [`portal`]): always of
+    /// [`Scope::Application`], and limited to the portal's routes.
+    pub portal: Option<PortalGrant>,
+}
+
+/// What a consumer-portal session adds to its application scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortalGrant {
+    /// The portal link it was opened from (revoking the link ends the session).
+    pub link_id: Uuid,
+    /// Only reads: every state-changing request is refused.
+    pub read_only: bool,
 }
 
 /// SHA-256 of a token, as stored.
@@ -186,6 +198,7 @@ impl KeyStore {
                 scope: Scope::Admin,
                 key_id: None,
                 session_expires_at: None,
+                portal: None,
             }));
         }
         if !looks_like_key(token) {
@@ -206,6 +219,7 @@ impl KeyStore {
             scope,
             key_id: Some(row.id),
             session_expires_at: None,
+            portal: None,
         };
         self.remember(hash, grant);
         self.touch(grant.key_id);
@@ -250,6 +264,7 @@ impl KeyStore {
             scope,
             key_id: row.api_key_id,
             session_expires_at: Some(row.expires_at),
+            portal: None,
         };
         self.remember(hash, grant);
         self.touch(grant.key_id);
@@ -303,12 +318,18 @@ impl KeyStore {
         }
     }
 
-    /// Starts a session worth `grant`, for `ttl`; returns its token and expiry.
+    /// Starts a session worth `grant`, for `ttl`; returns its token and expiry. A portal
+    /// grant is refused (portal sessions come only from [`KeyStore::open_portal_link`]).
     pub async fn create_session(
         &self,
         grant: &Grant,
         ttl: Duration,
     ) -> Result<(String, DateTime<Utc>), sqlx::Error> {
+        if grant.portal.is_some() || (grant.key_id.is_none() && grant.scope != Scope::Admin) {
+            return Err(sqlx::Error::InvalidArgument(
+                "a browser session is made only from an API key".into(),
+            ));
+        }
         let token = format!("{SESSION_PREFIX}{}", random_secret());
         let hash = hash_token(&token);
         let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(8));
@@ -399,6 +420,9 @@ impl KeyStore {
         });
     }
 }
+
+#[path = "access_portal.rs"]
+pub mod portal;
 
 #[cfg(test)]
 #[path = "access_tests.rs"]

@@ -48,6 +48,11 @@ export async function until(what, check, ms = TIMEOUT) {
 }
 
 const consoleErrors = [];
+/** Console errors a step expects (e.g. the browser refusing to frame a page), by pattern. */
+const expectedErrors = [];
+export function expectConsoleError(pattern) {
+  expectedErrors.push(pattern);
+}
 /** The page under test, set by `launch`. */
 export let page;
 let context;
@@ -125,6 +130,7 @@ export async function launch() {
     // A server from before browser sessions answers POST /auth/session with 404; the live tail
     // then falls back to ?api_key=. That 404 is the only console error allowed.
     if (/\/auth\/session$/.test(where) && msg.text().includes('404')) return;
+    if (expectedErrors.some((p) => p.test(msg.text()))) return;
     consoleErrors.push(`${msg.text()} @ ${where}`);
   });
   page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message}`));

@@ -4,7 +4,10 @@
 # frontend/dist on disk (an existing one is moved aside and put back) and no
 # COURIER_DASHBOARD_DIR, on its own database and Redis prefix, with a local receiver on
 # 127.0.0.1. Checks that the embedded files are served compressed, then drives Debian's
-# Chromium through e2e/dashboard.e2e.mjs. Screenshots go to $SCREENSHOT_DIR (default
+# Chromium through e2e/dashboard.e2e.mjs, the tenancy pages' e2e/tenancy.e2e.mjs and the
+# consumer portal's e2e/portal.e2e.mjs (with
+# the example producer page of ops/portal-embed on two more 127.0.0.1 ports: one origin
+# allowed to embed the portal, one not). Screenshots go to $SCREENSHOT_DIR (default
 # docs/screenshots).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -19,6 +22,9 @@ db_name="courier_test_e2e_${run_id}"
 api_key="e2e-key-${run_id}"
 courier_port="$(free_port)"
 receiver_port="$(free_port)"
+embed_port="$(free_port)"
+foreign_port="$(free_port)"
+portal_app="acme-e2e-${run_id:0:8}"
 work="$(mktemp -d)"
 aside=""
 pids=()
@@ -71,11 +77,23 @@ pids+=($!)
 
 (cd "$work/bin" && env -u COURIER_DASHBOARD_DIR DATABASE_URL="$db_server/$db_name" COURIER_API_KEY="$api_key" \
   COURIER_BIND="127.0.0.1:$courier_port" COURIER_ALLOW_PRIVATE_TARGETS=true \
+  COURIER_PORTAL_ORIGINS="http://localhost:$embed_port" \
   COURIER_REDIS_PREFIX="courier_test:e2e_${run_id}:" COURIER_RETRY_SCHEDULE=1s,2s \
   ./courier >"$work/courier.log" 2>&1) &
 pids+=($!)
 
 base="http://127.0.0.1:$courier_port"
+
+# The example producer page (ops/portal-embed) twice: on an origin COURIER_PORTAL_ORIGINS lists,
+# and on one it does not. Both mint a portal link for $portal_app on every load. The allowed one
+# is reached as http://localhost:port, another *site* than Courier's http://127.0.0.1 (so the
+# portal runs as a third-party frame, with third-party cookies and storage blocked); the other
+# as http://127.0.0.1:port, the same site as Courier but an origin not listed.
+for port in "$embed_port" "$foreign_port"; do
+  COURIER_URL="$base" COURIER_API_KEY="$api_key" PORTAL_APPLICATION="$portal_app" PORTAL_TITLE="Acme Shop" \
+    python3 ops/portal-embed/server.py --port "$port" >"$work/embed-$port.log" 2>&1 &
+  pids+=($!)
+done
 for _ in $(seq 1 100); do
   curl -fs "$base/ready" >/dev/null 2>&1 && break
   sleep 0.2
@@ -95,6 +113,18 @@ status=0
 (cd frontend && COURIER_URL="$base" COURIER_API_KEY="$api_key" RECEIVER_URL="http://127.0.0.1:$receiver_port" \
   SCREENSHOT_DIR="${SCREENSHOT_DIR:-$root/docs/screenshots}" \
   CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium || echo /usr/bin/chromium)}" node e2e/dashboard.e2e.mjs) || status=$?
+if [ "$status" -eq 0 ]; then
+  (cd frontend && COURIER_URL="$base" COURIER_API_KEY="$api_key" RECEIVER_URL="http://127.0.0.1:$receiver_port" \
+    SCREENSHOT_DIR="${SCREENSHOT_DIR:-$root/docs/screenshots}" \
+    CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium || echo /usr/bin/chromium)}" node e2e/tenancy.e2e.mjs) || status=$?
+fi
+if [ "$status" -eq 0 ]; then
+  (cd frontend && COURIER_URL="$base" COURIER_API_KEY="$api_key" RECEIVER_URL="http://127.0.0.1:$receiver_port" \
+    EMBED_URL="http://localhost:$embed_port/" FOREIGN_URL="http://127.0.0.1:$foreign_port/" \
+    PORTAL_APP_UID="$portal_app" E2E_DATABASE_URL="$db_server/$db_name" \
+    SCREENSHOT_DIR="${SCREENSHOT_DIR:-$root/docs/screenshots}" \
+    CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium || echo /usr/bin/chromium)}" node e2e/portal.e2e.mjs) || status=$?
+fi
 if [ "$status" -ne 0 ]; then
   echo "--- courier log (last 60 lines)"; tail -n 60 "$work/courier.log"
 fi

@@ -18,6 +18,9 @@ import { EditSubscriptionPage, NewSubscriptionPage } from './pages/SubscriptionF
 import { SubscriptionPage } from './pages/SubscriptionPage';
 import { SubscriptionsPage } from './pages/SubscriptionsPage';
 import { paths } from './paths';
+import { ApplicationPage } from './pages/tenancy/ApplicationPage';
+import { ApplicationsPage, NewApplicationPage } from './pages/tenancy/ApplicationsPage';
+import { EventTypeFormPage, EventTypesPage } from './pages/tenancy/EventTypesPage';
 
 function RequireKey({ children }: { children: ReactNode }) {
   const { apiKey } = useAuth();
@@ -50,6 +53,12 @@ export function AppRoutes() {
         <Route path="/ui/messages" element={<MessagesPage />} />
         <Route path="/ui/messages/:id" element={<MessagePage />} />
         <Route path="/ui/lookup/:id" element={<LookupPage />} />
+        <Route path={paths.applications} element={<ApplicationsPage />} />
+        <Route path={paths.newApplication} element={<NewApplicationPage />} />
+        <Route path="/ui/applications/:app" element={<ApplicationPage />} />
+        <Route path={paths.eventTypes} element={<EventTypesPage />} />
+        <Route path={paths.newEventType} element={<EventTypeFormPage />} />
+        <Route path="/ui/event-types/:name" element={<EventTypeFormPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

@@ -9,17 +9,29 @@ import { ApiError, CourierClient } from './api/client';
 import { AuthContext } from './authContext';
 
 const STORAGE_KEY = 'courier.apiKey';
+const APP_KEY = 'courier.app';
 
-function readStoredKey(): string | null {
+function readStored(name: string): string | null {
   try {
-    return window.sessionStorage.getItem(STORAGE_KEY);
+    return window.sessionStorage.getItem(name);
   } catch {
     return null;
   }
 }
 
+function writeStored(name: string, value: string | null) {
+  try {
+    if (value === null) window.sessionStorage.removeItem(name);
+    else window.sessionStorage.setItem(name, value);
+  } catch {
+    /* storage unavailable: the value lives for this page only */
+  }
+}
+
 export function AuthProvider({ children, fetchImpl, onSignOut }: { children: ReactNode; fetchImpl?: typeof fetch; onSignOut?: () => void }) {
-  const [apiKey, setApiKey] = useState<string | null>(readStoredKey);
+  const [apiKey, setApiKey] = useState<string | null>(() => readStored(STORAGE_KEY));
+  const [app, setAppState] = useState<string | null>(() => readStored(APP_KEY));
+  const appRef = useRef(app);
   const [notice, setNotice] = useState<string | null>(null);
   // The client reads the key through this ref, so it never needs rebuilding; signIn/signOut keep it current.
   const keyRef = useRef(apiKey);
@@ -33,7 +45,10 @@ export function AuthProvider({ children, fetchImpl, onSignOut }: { children: Rea
       /* storage unavailable: nothing to clear */
     }
     keyRef.current = null;
+    appRef.current = null;
+    writeStored(APP_KEY, null);
     setApiKey(null);
+    setAppState(null);
     setNotice(why ?? null);
     onSignOut?.(); // forget every cached answer of the old key
   }, [onSignOut]);
@@ -44,6 +59,7 @@ export function AuthProvider({ children, fetchImpl, onSignOut }: { children: Rea
       // oxlint-disable-next-line react/refs
       new CourierClient({
         getKey: () => keyRef.current,
+        getApp: () => appRef.current,
         fetch: fetchImpl,
         onUnauthorized: () => {
           if (keyRef.current) signOut('The server no longer accepts your API key (401). Sign in again.');
@@ -79,6 +95,19 @@ export function AuthProvider({ children, fetchImpl, onSignOut }: { children: Rea
     [fetchImpl, client],
   );
 
-  const value = useMemo(() => ({ apiKey, client, notice, signIn, signOut }), [apiKey, client, notice, signIn, signOut]);
+  const setApp = useCallback(
+    (next: string | null) => {
+      appRef.current = next;
+      writeStored(APP_KEY, next);
+      setAppState(next);
+      onSignOut?.(); // every cached answer belonged to the other application
+    },
+    [onSignOut],
+  );
+
+  const value = useMemo(
+    () => ({ apiKey, client, notice, signIn, signOut, app, setApp }),
+    [apiKey, client, notice, signIn, signOut, app, setApp],
+  );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

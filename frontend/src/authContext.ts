@@ -10,6 +10,13 @@ export interface AuthState {
   /** Checks the key against the server, then keeps it. Throws an `ApiError` in words if refused. */
   signIn: (key: string) => Promise<void>;
   signOut: (notice?: string) => void;
+  /**
+   * The application the dashboard looks at (its uid), or `null` for the plain routes (the
+   * `default` application's subscriptions, every application's deliveries for an admin).
+   */
+  app: string | null;
+  /** Switches the application; every cached answer is dropped. */
+  setApp: (app: string | null) => void;
 }
 
 export const AuthContext = createContext<AuthState | null>(null);

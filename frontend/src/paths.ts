@@ -19,6 +19,12 @@ export const paths = {
   delivery: (id: string) => `/ui/deliveries/${e(id)}`,
   message: (id: string) => `/ui/messages/${e(id)}`,
   lookup: (id: string) => `/ui/lookup/${e(id)}`,
+  applications: '/ui/applications',
+  newApplication: '/ui/applications/new',
+  application: (app: string) => `/ui/applications/${e(app)}`,
+  eventTypes: '/ui/event-types',
+  newEventType: '/ui/event-types/new',
+  eventType: (name: string) => `/ui/event-types/${e(name)}`,
   /** The explorer filtered, e.g. `{ subscription_id, status: 'failed' }`. */
   deliveriesWhere: (q: Record<string, string>) => `/ui/deliveries?${new URLSearchParams(q).toString()}`,
 };

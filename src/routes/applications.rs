@@ -10,10 +10,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use courier_actors::db::api_keys;
 use courier_actors::db::applications::{
     self as db, ApplicationRow, ApplicationSpec, is_builtin, is_unique_violation,
 };
+use courier_actors::db::{api_keys, portal_links};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -158,6 +158,7 @@ pub async fn create_application(
             .unwrap_or_default(),
         retention_secs: body.retention.as_ref().map(fields::retention).transpose()?,
     };
+    crate::routes::portal::brand::check_metadata(&spec.metadata)?;
     let row = db::insert(&state.db, &spec)
         .await
         .map_err(|e| uid_conflict(e, &spec.uid))?;
@@ -258,6 +259,7 @@ fn patched(row: &ApplicationRow, body: PatchApplication) -> ApiResult<Applicatio
             .map(fields::metadata)
             .transpose()?
             .unwrap_or_default();
+        crate::routes::portal::brand::check_metadata(&spec.metadata)?;
     }
     if let Some(retention) = body.retention {
         spec.retention_secs = retention.as_ref().map(fields::retention).transpose()?;
@@ -265,8 +267,8 @@ fn patched(row: &ApplicationRow, body: PatchApplication) -> ApiResult<Applicatio
     Ok(spec)
 }
 
-/// Delete an application: it disappears from every read, its keys are revoked at once
-/// (with their sessions) and its subscriptions are deleted (soft).
+/// Delete an application: it disappears from every read, its keys and portal links are
+/// revoked at once (with their sessions) and its subscriptions are deleted (soft).
 #[utoipa::path(delete, path = "/applications/{app}", tag = "applications", params(AppPath),
     security(("api_key" = [])),
     responses((status = 204, description = "Deleted"),
@@ -291,8 +293,10 @@ pub async fn delete_application(
         return Err(ApiError::NotFound("application"));
     }
     let revoked = api_keys::revoke_for_application(&mut tx, row.id).await?;
+    let links = portal_links::revoke_for_application(&mut tx, row.id).await?;
     tx.commit().await?;
     state.keys.forget_keys(&revoked);
+    state.keys.forget_portal_links(&links);
     delete_subscriptions_of_application(&state, row.id).await?;
     tracing::info!(id = %row.id, uid = %row.uid, keys_revoked = revoked.len(), "application deleted");
     Ok(HttpResponse::NoContent().finish())

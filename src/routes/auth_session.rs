@@ -38,7 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     "application_id": "01938a6e-7d1c-7b3e-9f00-6a2b1c3d4e5f", "key_id": "01938a6e-7d1c-7b3e-9f00-a1b2c3d4e5f6",
     "expires_at": "2026-12-01T18:00:00Z"}))]
 pub struct SessionView {
-    /// `bootstrap` (COURIER_API_KEY), `admin_key` or `application_key`.
+    /// `bootstrap` (COURIER_API_KEY), `admin_key`, `application_key` or `portal`.
     pub kind: &'static str,
     /// `admin` or `application`.
     pub scope: &'static str,
@@ -56,6 +56,7 @@ impl SessionView {
                 PrincipalKind::Bootstrap => "bootstrap",
                 PrincipalKind::AdminKey => "admin_key",
                 PrincipalKind::ApplicationKey => "application_key",
+                PrincipalKind::Portal => "portal",
             },
             scope: p.scope().as_str(),
             application_id: p.application_id(),

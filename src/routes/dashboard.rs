@@ -1,5 +1,12 @@
 //! The dashboard: the Vite build, served at `/` (its pages live under `/ui/…`, its files
 //! under `/assets/…`). Any `/ui` path answers `index.html` so deep links survive a reload.
+//! The consumer portal is the build's second entry, `portal.html`, answered for `/portal`
+//! and every `/portal/…` page.
+//!
+//! Framing: the dashboard's pages say `frame-ancestors 'none'` (and `X-Frame-Options:
+//! DENY`): nobody may frame them. The portal's pages say `frame-ancestors 'self'` and the
+//! origins of `COURIER_PORTAL_ORIGINS`, and `Referrer-Policy: no-referrer` (their URL holds
+//! the one-time link token until the page removes it).
 //!
 //! Where the files come from: a release binary embeds the build that `build.rs` made
 //! (debug builds read `frontend/dist` from disk instead, through the same type);
@@ -32,6 +39,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.at("/", web::get().to(index))
         .at("/ui", web::get().to(index))
         .at("/ui/{tail:.*}", web::get().to(index))
+        .at("/portal", web::get().to(portal))
+        .at("/portal/{tail:.*}", web::get().to(portal))
         .at("/assets/{file:.*}", web::get().to(asset));
 }
 
@@ -145,9 +154,19 @@ async fn send(
     Some(resp.body(bytes.to_vec()))
 }
 
+fn set(resp: &mut HttpResponse, name: header::HeaderName, value: &str) {
+    if let Ok(v) = header::HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+}
+
 async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match send(&req, &state, "index.html", "no-cache").await {
-        Some(resp) => resp,
+        Some(mut resp) => {
+            set(&mut resp, header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'");
+            set(&mut resp, header::X_FRAME_OPTIONS, "DENY");
+            resp
+        }
         None => HttpResponse::Ok().json(json!({
             "message": "Courier webhook delivery engine",
             "docs": "/redoc",
@@ -155,6 +174,19 @@ async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
                           or run `npm ci && npm run build` in frontend/ and set COURIER_DASHBOARD_DIR=frontend/dist",
         })),
     }
+}
+
+async fn portal(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut resp =
+        send(&req, &state, "portal.html", "no-store")
+            .await
+            .ok_or(ApiError::NotFound(
+                "consumer portal (not built into this binary)",
+            ))?;
+    let policy = state.settings.portal.frame_ancestors();
+    set(&mut resp, header::CONTENT_SECURITY_POLICY, &policy);
+    set(&mut resp, header::REFERRER_POLICY, "no-referrer");
+    Ok(resp)
 }
 
 async fn asset(

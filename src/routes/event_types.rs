@@ -43,10 +43,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct EventTypeView {
     pub name: String,
     pub description: String,
-    /// A JSON Schema for the payload (`null`: none).
-    #[schema(value_type = Option<Object>)]
+    /// A JSON Schema for the payload (an object or a boolean; `null`: none).
+    #[schema(value_type = serde_json::Value)]
     pub schema: Option<Value>,
-    #[schema(value_type = Option<Object>)]
+    /// A sample payload: any JSON value (`null`: none).
+    #[schema(value_type = serde_json::Value)]
     pub example: Option<Value>,
     pub deprecated: bool,
     /// Goes up by one on every change.
@@ -79,11 +80,12 @@ pub struct CreateEventType {
     pub name: String,
     /// At most 1000 characters, no control characters.
     pub description: Option<String>,
-    /// A JSON Schema (draft from `$schema`, 2020-12 by default; no external `$ref`).
-    #[schema(value_type = Option<Object>)]
+    /// A JSON Schema, an object or a boolean (draft from `$schema`, 2020-12 by default; no
+    /// external `$ref`).
+    #[schema(value_type = serde_json::Value)]
     pub schema: Option<Value>,
-    /// A sample payload; it must match `schema`.
-    #[schema(value_type = Option<Object>)]
+    /// A sample payload, any JSON value; it must match `schema`.
+    #[schema(value_type = serde_json::Value)]
     pub example: Option<Value>,
     pub deprecated: Option<bool>,
 }
@@ -94,10 +96,10 @@ pub struct CreateEventType {
 pub struct PatchEventType {
     pub description: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = serde_json::Value)]
     pub schema: Option<Option<Value>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = serde_json::Value)]
     pub example: Option<Option<Value>>,
     pub deprecated: Option<bool>,
 }

@@ -12,6 +12,7 @@ pub mod explorer;
 pub mod fields;
 pub mod health;
 pub mod ingest;
+pub mod portal;
 pub mod stats;
 pub mod stream;
 pub mod subscriptions;
@@ -57,6 +58,7 @@ pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(api_keys::configure)
             .configure(event_types::configure)
             .configure(auth_session::configure)
+            .configure(portal::configure)
             .configure(crate::observability::configure)
             .configure(dashboard::configure);
     }

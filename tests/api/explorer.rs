@@ -358,3 +358,47 @@ async fn every_bad_explorer_input_gets_a_json_4xx() {
         .await;
     assert_eq!(no_key.status, StatusCode::UNAUTHORIZED);
 }
+
+#[actix_web::test]
+async fn the_search_narrows_to_one_application_that_the_caller_reaches() {
+    let app = TestApp::spawn().await;
+    let mut subs = Vec::new();
+    for uid in ["acme", "globex"] {
+        app.create_application(uid).await;
+        let s = app
+            .post(
+                &format!("/applications/{uid}/subscriptions"),
+                &json!({"target_url": "http://127.0.0.1:9/x"}),
+            )
+            .await;
+        subs.push(s.body["id"].as_str().expect("id").to_owned());
+        let sent = app
+            .post(
+                &format!("/applications/{uid}/events"),
+                &json!({"event_type": "order.created", "payload": {}}),
+            )
+            .await;
+        assert_eq!(sent.status, StatusCode::ACCEPTED);
+    }
+    let all = app.get("/deliveries").await;
+    assert_eq!(all.body.as_array().map(Vec::len), Some(2));
+    let acme = app.get("/deliveries?application=acme").await;
+    let rows = acme.body.as_array().expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["subscription_id"], subs[0].as_str());
+    assert_eq!(
+        app.get("/deliveries?application=nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let (_, key) = app
+        .create_key(json!({"name": "g", "scope": "application", "application": "globex"}))
+        .await;
+    let other = app
+        .call_as("GET", "/deliveries?application=acme", None, &key)
+        .await;
+    assert_eq!(
+        other.status,
+        StatusCode::NOT_FOUND,
+        "another application's log"
+    );
+}

@@ -14,6 +14,7 @@ mod ingest;
 mod keyring;
 mod nodes;
 mod operations;
+mod portal;
 mod receiver;
 mod sessions;
 mod startup;

@@ -17,6 +17,7 @@ pub mod health;
 pub mod messages;
 pub mod nodelay;
 pub mod outcomes;
+pub mod portal_links;
 pub mod sessions;
 pub mod shards;
 pub mod stats;

@@ -53,6 +53,12 @@ export interface ClientOptions {
   onUnauthorized?: (error: ApiError) => void;
   /** Origin prefix; empty for same-origin (the dashboard is served by Courier itself). */
   baseUrl?: string;
+  /**
+   * The application the operator is looking at (id or uid), read on every request: calls
+   * that act on one application then go to `/applications/{app}/…`. `null`: the plain
+   * routes (the key's home application; lists of every application for admin keys).
+   */
+  getApp?: () => string | null;
   /** Injected for tests; defaults to the global `fetch`. */
   fetch?: typeof fetch;
 }
@@ -82,52 +88,58 @@ export class CourierClient {
     this.opts = opts;
   }
 
+  /** `path` under the chosen application, when there is one. */
+  private scoped(path: string): string {
+    const app = this.opts.getApp?.();
+    return app ? `/applications/${enc(app)}${path}` : path;
+  }
+
   // ---- subscriptions ----
 
   listSubscriptions(q: PageQuery & { status?: SubscriptionStatus } = {}): Promise<Page<Subscription>> {
-    return this.page(`/subscriptions/${queryString({ status: q.status, limit: q.limit, cursor: q.cursor })}`);
+    return this.page(this.scoped(`/subscriptions/${queryString({ status: q.status, limit: q.limit, cursor: q.cursor })}`));
   }
 
   getSubscription(id: string): Promise<Subscription> {
-    return this.json('GET', `/subscriptions/${enc(id)}`);
+    return this.json('GET', this.scoped(`/subscriptions/${enc(id)}`));
   }
 
   createSubscription(body: SubscriptionCreate): Promise<SubscriptionWithSecret> {
-    return this.json('POST', '/subscriptions/', body);
+    return this.json('POST', this.scoped('/subscriptions/'), body);
   }
 
   replaceSubscription(id: string, body: SubscriptionReplace): Promise<Subscription> {
-    return this.json('PUT', `/subscriptions/${enc(id)}`, body);
+    return this.json('PUT', this.scoped(`/subscriptions/${enc(id)}`), body);
   }
 
   patchSubscription(id: string, body: SubscriptionPatch): Promise<Subscription> {
-    return this.json('PATCH', `/subscriptions/${enc(id)}`, body);
+    return this.json('PATCH', this.scoped(`/subscriptions/${enc(id)}`), body);
   }
 
   async deleteSubscription(id: string): Promise<void> {
-    await this.request('DELETE', `/subscriptions/${enc(id)}`);
+    await this.request('DELETE', this.scoped(`/subscriptions/${enc(id)}`));
   }
 
   pauseSubscription(id: string): Promise<Subscription> {
-    return this.json('POST', `/subscriptions/${enc(id)}/pause`);
+    return this.json('POST', this.scoped(`/subscriptions/${enc(id)}/pause`));
   }
 
   resumeSubscription(id: string): Promise<Subscription> {
-    return this.json('POST', `/subscriptions/${enc(id)}/resume`);
+    return this.json('POST', this.scoped(`/subscriptions/${enc(id)}/resume`));
   }
 
   /** New signing secret; pass one to choose it, or let the server generate it. */
   rotateSecret(id: string, secret?: string): Promise<SubscriptionWithSecret> {
-    return this.json('POST', `/subscriptions/${enc(id)}/rotate-secret`, secret ? { secret } : undefined);
+    return this.json('POST', this.scoped(`/subscriptions/${enc(id)}/rotate-secret`), secret ? { secret } : undefined);
   }
 
   sendTestEvent(id: string): Promise<IngestAccepted> {
-    return this.json('POST', `/subscriptions/${enc(id)}/test`);
+    return this.json('POST', this.scoped(`/subscriptions/${enc(id)}/test`));
   }
 
   /** Re-queues every failed delivery of the subscription since `since` (RFC 3339). */
   recoverFailed(id: string, since: string): Promise<RecoverResult> {
-    return this.json('POST', `/subscriptions/${enc(id)}/recover${queryString({ since })}`);
+    return this.json('POST', this.scoped(`/subscriptions/${enc(id)}/recover${queryString({ since })}`));
   }
 
   // ---- deliveries and messages ----
@@ -144,55 +156,55 @@ export class CourierClient {
       limit: q.limit,
       cursor: q.cursor,
     });
-    return this.page(`/subscriptions/${enc(subscriptionId)}/deliveries${query}`);
+    return this.page(this.scoped(`/subscriptions/${enc(subscriptionId)}/deliveries${query}`));
   }
 
   /** Every delivery (compact rows), newest first: `GET /deliveries`. */
   searchDeliveries(q: DeliveryFilters & PageQuery = {}): Promise<Page<DeliverySummary>> {
-    return this.page(`/deliveries${queryString({ ...q })}`);
+    return this.page(`/deliveries${queryString({ ...q, application: this.opts.getApp?.() ?? undefined })}`);
   }
 
   /** Every message with its deliveries counted, newest first: `GET /messages`. */
   searchMessages(q: MessageFilters & PageQuery = {}): Promise<Page<MessageSummary>> {
-    return this.page(`/messages${queryString({ ...q })}`);
+    return this.page(this.scoped(`/messages${queryString({ ...q })}`));
   }
 
   /** Re-queues the deliveries matching `filter` (at most 10,000 a call). */
   bulkRetry(filter: BulkFilter): Promise<BulkRetried> {
-    return this.json('POST', '/deliveries/retry', filter);
+    return this.json('POST', this.scoped('/deliveries/retry'), filter);
   }
 
   /** Cancels the unfinished deliveries matching `filter` (at most 10,000 a call). */
   bulkCancel(filter: BulkFilter): Promise<BulkCancelled> {
-    return this.json('POST', '/deliveries/cancel', filter);
+    return this.json('POST', this.scoped('/deliveries/cancel'), filter);
   }
 
   getDelivery(taskId: string): Promise<Delivery> {
-    return this.json('GET', `/deliveries/${enc(taskId)}`);
+    return this.json('GET', this.scoped(`/deliveries/${enc(taskId)}`));
   }
 
   retryDelivery(taskId: string): Promise<Delivery> {
-    return this.json('POST', `/deliveries/${enc(taskId)}/retry`);
+    return this.json('POST', this.scoped(`/deliveries/${enc(taskId)}/retry`));
   }
 
   getMessage(id: string): Promise<Message> {
-    return this.json('GET', `/messages/${enc(id)}`);
+    return this.json('GET', this.scoped(`/messages/${enc(id)}`));
   }
 
   // ---- stats and stream ----
 
   getOverview(): Promise<OverviewStats> {
-    return this.json('GET', '/stats/overview');
+    return this.json('GET', this.scoped('/stats/overview'));
   }
 
   /** Health of every subscription over a range (default the last 24 h). */
   getSubscriptionsHealth(range: StatsRange = {}): Promise<SubscriptionsHealth> {
-    return this.json('GET', `/stats/subscriptions${queryString({ ...range })}`);
+    return this.json('GET', this.scoped(`/stats/subscriptions${queryString({ ...range })}`));
   }
 
   /** One subscription's health and its attempts over time. */
   getSubscriptionStats(id: string, range: StatsRange = {}): Promise<SubscriptionStats> {
-    return this.json('GET', `/subscriptions/${enc(id)}/stats${queryString({ ...range })}`);
+    return this.json('GET', this.scoped(`/subscriptions/${enc(id)}/stats${queryString({ ...range })}`));
   }
 
   /**
@@ -231,17 +243,19 @@ export class CourierClient {
   /** URL of the SSE live tail; the key goes in it only for servers without sessions. */
   streamUrl(subscriptionId?: string, auth: StreamAuth = 'cookie'): string {
     const key = auth === 'query' ? (this.opts.getKey() ?? '') : undefined;
-    return `${this.opts.baseUrl ?? ''}/stream${queryString({ api_key: key, subscription_id: subscriptionId })}`;
+    return `${this.opts.baseUrl ?? ''}${this.scoped('/stream')}${queryString({ api_key: key, subscription_id: subscriptionId })}`;
   }
 
-  // ---- plumbing ----
+  // ---- plumbing (public so the tenancy and portal modules add their calls beside these) ----
 
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One call answered with JSON (or nothing); a non-2xx is thrown as an `ApiError`. */
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.request(method, path, body);
     return (await readJson(res)) as T;
   }
 
-  private async page<T>(path: string): Promise<Page<T>> {
+  /** A list call: the bare array and the `X-Next-Cursor` of the next page. */
+  async page<T>(path: string): Promise<Page<T>> {
     const res = await this.request('GET', path);
     const items = await readJson(res);
     if (!Array.isArray(items)) {

@@ -69,8 +69,8 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Delete an application: it disappears from every read, its keys are revoked at once
-         *     (with their sessions) and its subscriptions are deleted (soft).
+         * Delete an application: it disappears from every read, its keys and portal links are
+         *     revoked at once (with their sessions) and its subscriptions are deleted (soft).
          */
         delete: operations["delete_application"];
         options?: never;
@@ -90,6 +90,48 @@ export interface paths {
         get: operations["list_application_deliveries"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/deliveries/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels the matching unfinished deliveries (`pending`, `retrying`, `paused`; at most
+         *     10,000 per call): each becomes `failed` with `last_error` "cancelled by operator" and no
+         *     next attempt. An attempt already in flight finishes, but cannot undo the cancel.
+         */
+        post: operations["bulk_cancel_in_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/deliveries/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-queues the matching deliveries (oldest first, at most 10,000 per call), each with a
+         *     fresh retry budget, as `POST /deliveries/{id}/retry` does for one. `filtered` and
+         *     in-flight deliveries, and those of deleted subscriptions, are left alone.
+         */
+        post: operations["bulk_retry_in_application"];
         delete?: never;
         options?: never;
         head?: never;
@@ -133,6 +175,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/applications/{app}/deliveries/{task_id}/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ends a delivery that is not finished as `failed` ("skipped by operator") and releases
+         *     its ordering key at once: the key's next delivery goes.
+         */
+        post: operations["skip_delivery_in_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/applications/{app}/events": {
         parameters: {
             query?: never;
@@ -144,6 +206,23 @@ export interface paths {
         put?: never;
         /** Fan-out: one delivery to every subscription whose filter matches. Needs the API key. */
         post: operations["ingest_fanout_in_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every message, newest first, with its deliveries counted by status. */
+        get: operations["search_messages_in_application"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -167,6 +246,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/applications/{app}/portal-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The application's links that still grant access (not revoked, not expired), newest first. */
+        get: operations["list_links"];
+        put?: never;
+        /** Create a one-time link to the application's consumer portal. */
+        post: operations["create_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/portal-links/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a link: it can no longer be opened, and the session it opened ends (on every node
+         *     within a second).
+         */
+        delete: operations["revoke_link"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/applications/{app}/stats/overview": {
         parameters: {
             query?: never;
@@ -176,6 +293,27 @@ export interface paths {
         };
         /** Overview for the operator's first page. */
         get: operations["overview_in_application"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/applications/{app}/stats/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Health of every subscription over a range (default the last 24 hours), newest
+         *     subscription first, at most 1,000: deliveries by status, first-attempt and eventual
+         *     success rates, attempt latency, the last attempt.
+         */
+        get: operations["subscriptions_health_in_application"];
         put?: never;
         post?: never;
         delete?: never;
@@ -334,6 +472,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/applications/{app}/subscriptions/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One subscription's health over a range (default the last 24 hours), with its attempts
+         *     over time (succeeded, failed, p50 and p95 latency per bucket).
+         */
+        get: operations["subscription_stats_in_application"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/applications/{app}/subscriptions/{id}/test": {
         parameters: {
             query?: never;
@@ -463,6 +621,26 @@ export interface paths {
          *     of a paused or disabled subscription is held until it resumes.
          */
         post: operations["retry_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/deliveries/{task_id}/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ends a delivery that is not finished as `failed` ("skipped by operator") and releases
+         *     its ordering key at once: the key's next delivery goes.
+         */
+        post: operations["skip_delivery"];
         delete?: never;
         options?: never;
         head?: never;
@@ -602,6 +780,25 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/portal/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The portal session of the bearer token: its application, brand and limits. */
+        get: operations["current_session"];
+        put?: never;
+        /** Open a portal link: once, before it expires, unless revoked. */
+        post: operations["open_session"];
+        /** End the portal session of the bearer token (also when there was none). */
+        delete: operations["end_session"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1023,6 +1220,22 @@ export interface components {
             succeeded: boolean;
         };
         /**
+         * @description How the portal looks: every field optional (the portal falls back to its own look).
+         * @example {
+         *       "brand_color": "#0a7",
+         *       "logo_url": "https://acme.example/logo.svg",
+         *       "name": "Acme"
+         *     }
+         */
+        Brand: {
+            /** @description A CSS hex colour, `#rgb`, `#rgba`, `#rrggbb` or `#rrggbbaa`. */
+            brand_color?: string | null;
+            /** @description An `https:` URL, or a `data:image/…;base64,` URL of at most 12 KiB. */
+            logo_url?: string | null;
+            /** @description Shown as the portal's title (default: the application's name). */
+            name?: string | null;
+        };
+        /**
          * @description The answer of `POST /deliveries/cancel`.
          * @example {
          *       "cancelled": 7,
@@ -1155,12 +1368,31 @@ export interface components {
             deprecated?: boolean | null;
             /** @description At most 1000 characters, no control characters. */
             description?: string | null;
-            /** @description A sample payload; it must match `schema`. */
-            example?: Record<string, never> | null;
+            /** @description A sample payload, any JSON value; it must match `schema`. */
+            example: unknown;
             /** @description A concrete type (no wildcard), e.g. `order.created`. */
             name: string;
-            /** @description A JSON Schema (draft from `$schema`, 2020-12 by default; no external `$ref`). */
-            schema?: Record<string, never> | null;
+            /**
+             * @description A JSON Schema, an object or a boolean (draft from `$schema`, 2020-12 by default; no
+             *     external `$ref`).
+             */
+            schema: unknown;
+        };
+        /**
+         * @description Body of `POST /applications/{app}/portal-links` (the body may be empty).
+         * @example {
+         *       "read_only": false,
+         *       "ttl": "2h"
+         *     }
+         */
+        CreatePortalLink: {
+            /** @description Only reads: the portal shows endpoints and deliveries but changes nothing. */
+            read_only?: boolean;
+            /**
+             * @description How long the link can be opened, and how long the session it opens lasts: a duration
+             *     (`"2h"`) or seconds, 1m to 7d (default 1h).
+             */
+            ttl?: string | null;
         };
         /** @description The answer to `POST /api-keys`: the key's fields and, this once, the key itself. */
         CreatedApiKey: components["schemas"]["ApiKeyView"] & {
@@ -1242,6 +1474,11 @@ export interface components {
             message_id: string;
             /** Format: date-time */
             next_attempt_at?: string | null;
+            /**
+             * @description Its ordering key: deliveries with the same key to this subscription go one after
+             *     another, in ingest order (`POST /deliveries/{id}/skip` releases a stuck one).
+             */
+            ordering_key?: string | null;
             /** @description The payload as the producer sent it. */
             payload: Record<string, never>;
             /** @description `pending`, `delivering`, `retrying`, `succeeded`, `failed`, `filtered` or `paused`. */
@@ -1274,6 +1511,11 @@ export interface components {
          */
         Envelope: {
             event_type?: string | null;
+            /**
+             * @description Deliveries with the same key to one subscription are made one after another, in
+             *     ingest order (at most 256 bytes; also the `X-Courier-Ordering-Key` header).
+             */
+            ordering_key?: string | null;
             payload: Record<string, never>;
         };
         /**
@@ -1331,10 +1573,11 @@ export interface components {
             created_at: string;
             deprecated: boolean;
             description: string;
-            example?: Record<string, never> | null;
+            /** @description A sample payload: any JSON value (`null`: none). */
+            example: unknown;
             name: string;
-            /** @description A JSON Schema for the payload (`null`: none). */
-            schema?: Record<string, never> | null;
+            /** @description A JSON Schema for the payload (an object or a boolean; `null`: none). */
+            schema: unknown;
             /** Format: date-time */
             updated_at: string;
             /**
@@ -1444,6 +1687,16 @@ export interface components {
             /** Format: int64 */
             succeeded: number;
         };
+        /**
+         * @description Body of `POST /portal/session`.
+         * @example {
+         *       "token": "cpl_…"
+         *     }
+         */
+        OpenPortalSession: {
+            /** @description The `token` of the portal link (the `token` query parameter of its `url`). */
+            token: string;
+        };
         Overview: {
             /** @description Disabled subscriptions, and those whose last hour has failed attempts. */
             failing_subscriptions: components["schemas"]["FailingSubscription"][];
@@ -1478,8 +1731,80 @@ export interface components {
         PatchEventType: {
             deprecated?: boolean | null;
             description?: string | null;
-            example?: Record<string, never> | null;
-            schema?: Record<string, never> | null;
+            example?: unknown;
+            schema?: unknown;
+        };
+        /** @description The application a portal session belongs to. */
+        PortalApplication: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            uid: string;
+        };
+        /**
+         * @description A new link: the only answer that shows its token.
+         * @example {
+         *       "application_id": "01938a6e-7d1c-7b3e-9f00-000000000001",
+         *       "expires_at": "2026-12-03T11:00:00Z",
+         *       "id": "01938a6e-7d1c-7b3e-9f00-6a2b1c3d4e5f",
+         *       "read_only": false,
+         *       "token": "cpl_…",
+         *       "url": "https://courier.example.com/portal?token=cpl_…"
+         *     }
+         */
+        PortalLinkCreated: {
+            /** Format: uuid */
+            application_id: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            read_only: boolean;
+            /** @description `cpl_` and 43 characters; usable once. */
+            token: string;
+            /** @description The portal opened with this link: hand it to the customer, or put it in an iframe. */
+            url: string;
+        };
+        /** @description A link as listed (never its token). */
+        PortalLinkView: {
+            /** Format: uuid */
+            application_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The named key that made it (`null` for COURIER_API_KEY).
+             */
+            created_by?: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            read_only: boolean;
+            /**
+             * Format: date-time
+             * @description When the link was opened (its session lasts until `expires_at`); `null` while unused.
+             */
+            used_at?: string | null;
+        };
+        /** @description What the portal knows about its session. */
+        PortalSessionView: {
+            application: components["schemas"]["PortalApplication"];
+            brand: components["schemas"]["Brand"];
+            /**
+             * Format: date-time
+             * @description When the session ends (the link's expiry).
+             */
+            expires_at: string;
+            /** @description Only reads are allowed (every change is `403 read_only`). */
+            read_only: boolean;
+            /**
+             * Format: int64
+             * @description How long a rotated-out secret keeps signing beside the new one (seconds).
+             */
+            secret_overlap_secs: number;
+            /** @description The bearer token of the portal's API calls: only in the answer that opened the link. */
+            session_token?: string | null;
         };
         /**
          * @example {
@@ -1533,7 +1858,7 @@ export interface components {
              * @description The named key behind it (`null` for the bootstrap key).
              */
             key_id?: string | null;
-            /** @description `bootstrap` (COURIER_API_KEY), `admin_key` or `application_key`. */
+            /** @description `bootstrap` (COURIER_API_KEY), `admin_key`, `application_key` or `portal`. */
             kind: string;
             /** @description `admin` or `application`. */
             scope: string;
@@ -1574,6 +1899,12 @@ export interface components {
         SubscriptionBody: {
             description?: string | null;
             event_types?: string[] | null;
+            /**
+             * @description A content filter matched against `{"event_type", "payload", "headers"}`: paths with
+             *     `$eq $neq $gt $gte $lt $lte $in $nin $exists $startsWith`, combined with
+             *     `$and $or $not`; an event that does not match is recorded `filtered`.
+             */
+            filter?: Record<string, never> | null;
             headers?: {
                 [key: string]: string;
             } | null;
@@ -1581,6 +1912,11 @@ export interface components {
             max_in_flight?: number | null;
             /** Format: int32 */
             rate_limit_per_second?: number | null;
+            /**
+             * @description Its own retry delays (at most 20, each at most 7d), e.g. `["5s", "1m", "1h"]`;
+             *     absent: the server's `COURIER_RETRY_SCHEDULE`.
+             */
+            retry_schedule?: string[] | null;
             /**
              * @description Optional. When given, ingestion for this subscription must be signed with it. When
              *     absent, Courier generates a `whsec_` secret (shown once) and ingestion needs the API key.
@@ -1655,6 +1991,7 @@ export interface components {
         SubscriptionPatch: {
             description?: string | null;
             event_types?: string[] | null;
+            filter?: Record<string, never> | null;
             headers?: {
                 [key: string]: string;
             } | null;
@@ -1662,6 +1999,7 @@ export interface components {
             max_in_flight?: number | null;
             /** Format: int32 */
             rate_limit_per_second?: number | null;
+            retry_schedule?: string[] | null;
             target_url?: string | null;
             /** Format: int32 */
             timeout_ms?: number | null;
@@ -1714,11 +2052,20 @@ export interface components {
             application_id: string;
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: int32
+             * @description Concurrent attempts allowed now: adaptive, within `max_in_flight`. It halves when the
+             *     receiver times out or answers 429/503 and grows back on fast successes; it equals
+             *     `max_in_flight` until the receiver gives a reason to slow down.
+             */
+            current_concurrency: number;
             description?: string | null;
             /** @description Why the subscription was disabled, when it was. */
             disabled_reason?: string | null;
             /** @description Patterns: exact (`order.created`), prefix (`order.*`) or `*`. Empty means every event. */
             event_types: string[];
+            /** @description The content filter; null means every event its `event_types` take. */
+            filter?: Record<string, never> | null;
             /** @description Extra headers sent with every delivery (values of credential headers masked). */
             headers: {
                 [key: string]: string;
@@ -1739,6 +2086,8 @@ export interface components {
             rate_limit_per_second?: number | null;
             /** @description Whether ingestion must carry `X-Hub-Signature-256` (the client chose the secret). */
             requires_signature: boolean;
+            /** @description Its own retry delays; null means the server's `COURIER_RETRY_SCHEDULE`. */
+            retry_schedule?: string[] | null;
             /** @description The signing secret: only in the answers of create and rotate-secret. */
             secret?: string | null;
             /** @description `active`, `paused` or `disabled`. */
@@ -2312,6 +2661,114 @@ export interface operations {
             };
         };
     };
+    bulk_cancel_in_application: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkFilter"];
+            };
+        };
+        responses: {
+            /** @description Cancelled; `truncated` says more matched than one call takes (call again) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkCancelled"];
+                };
+            };
+            /** @description A filter is not valid, or neither subscription_id nor since was given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bulk_retry_in_application: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkFilter"];
+            };
+        };
+        responses: {
+            /** @description Re-queued; `truncated` says more matched than one call takes (call again) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkRetried"];
+                };
+            };
+            /** @description A filter is not valid, or neither subscription_id nor since was given */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_delivery_in_application: {
         parameters: {
             query?: never;
@@ -2425,6 +2882,67 @@ export interface operations {
             };
         };
     };
+    skip_delivery_in_application: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+                /** @description Delivery (task) id */
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Skipped; the delivery as it is now */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryView"];
+                };
+            };
+            /** @description Malformed input (a bad id, query, body or field); the message names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong credentials (bearer key or session cookie), or a bad signature */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such delivery, or not this tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The delivery is already finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ingest_fanout_in_application: {
         parameters: {
             query?: never;
@@ -2471,6 +2989,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description The body is larger than COURIER_MAX_BODY */
             413: {
                 headers: {
@@ -2491,6 +3018,69 @@ export interface operations {
             };
             /** @description A dependency (Postgres, Redis) is unavailable, or too many requests wait; retry after Retry-After */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_messages_in_application: {
+        parameters: {
+            query?: {
+                /** @description An exact type (`order.created`), a prefix pattern (`order.*`) or `*`. */
+                event_type?: string;
+                /** @description Created at or after (RFC 3339). */
+                since?: string;
+                /** @description Created before (RFC 3339). */
+                until?: string;
+                /** @description A whole message id, or the start or the end of one (at least 4 hex digits). */
+                id?: string;
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description The `X-Next-Cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of messages, newest first; `X-Next-Cursor` names the next page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageSummary"][];
+                };
+            };
+            /** @description A filter, the limit or the cursor is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2552,6 +3142,192 @@ export interface operations {
             };
         };
     };
+    list_links: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number | null;
+                /** @description The `X-Next-Cursor` of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The application's id or uid. */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page; `X-Next-Cursor` names the next one */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalLinkView"][];
+                };
+            };
+            /** @description A bad `limit` or `cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A portal session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such application, or not this principal's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The application's id or uid. */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreatePortalLink"] | null;
+            };
+        };
+        responses: {
+            /** @description Created; the only answer that shows the token */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalLinkCreated"];
+                };
+            };
+            /** @description A bad `ttl` or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A portal session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such application, or not this principal's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+                /** @description Portal link id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The id is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A portal session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such link of this application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     overview_in_application: {
         parameters: {
             query?: never;
@@ -2584,6 +3360,70 @@ export interface operations {
             };
             /** @description Missing or wrong credentials (bearer key or session cookie), or a bad signature */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    subscriptions_health_in_application: {
+        parameters: {
+            query?: {
+                /** @description Start (RFC 3339); default 24 hours before `until`. At most 31 days before `until`. */
+                since?: string;
+                /** @description End (RFC 3339); default now. */
+                until?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The range and one entry per live subscription */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionsHealth"];
+                };
+            };
+            /** @description A time is not RFC 3339, or the range is reversed or longer than 31 days */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2628,6 +3468,15 @@ export interface operations {
             };
             /** @description no bearer key and no live session cookie */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2683,6 +3532,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     create_subscription_in_application: {
@@ -2721,6 +3579,15 @@ export interface operations {
             };
             /** @description Missing or wrong credentials (bearer key or session cookie), or a bad signature */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object, or one of an application these credentials do not reach */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3231,6 +4098,63 @@ export interface operations {
             };
         };
     };
+    subscription_stats_in_application: {
+        parameters: {
+            query?: {
+                /** @description Start (RFC 3339); default 24 hours before `until`. At most 31 days before `until`. */
+                since?: string;
+                /** @description End (RFC 3339); default now. */
+                until?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+                /** @description Subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription's health and its attempts over time */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionStats"];
+                };
+            };
+            /** @description A time is not RFC 3339, or the range is reversed or longer than 31 days */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such subscription */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     send_test_event_in_application: {
         parameters: {
             query?: never;
@@ -3408,6 +4332,11 @@ export interface operations {
                  *     and a leading `…` are ignored).
                  */
                 id?: string;
+                /**
+                 * @description Only this application's deliveries (its id or uid; `404` when the caller does not
+                 *     reach it). Without it: every application an admin reaches, or the key's own.
+                 */
+                application?: string;
                 /** @description Page size, 1 to 500 (default 50). */
                 limit?: number;
                 /** @description The `X-Next-Cursor` of the previous page. */
@@ -3439,6 +4368,15 @@ export interface operations {
             };
             /** @description Missing or wrong API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `application` names no application these credentials reach */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3631,6 +4569,65 @@ export interface operations {
                 };
             };
             /** @description The subscription was deleted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    skip_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Delivery (task) id */
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Skipped; the delivery as it is now */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryView"];
+                };
+            };
+            /** @description Malformed input (a bad id, query, body or field); the message names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong credentials (bearer key or session cookie), or a bad signature */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such delivery, or not this tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The delivery is already finished */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4161,6 +5158,113 @@ export interface operations {
                 };
                 content: {
                     "text/plain": unknown;
+                };
+            };
+        };
+    };
+    current_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalSessionView"];
+                };
+            };
+            /** @description No session, or it ended */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Credentials that are not a portal session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    open_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenPortalSession"];
+            };
+        };
+        responses: {
+            /** @description Opened; `session_token` is the bearer of every portal call */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalSessionView"];
+                };
+            };
+            /** @description The body is not `{"token": "…"}` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The link was used, expired, was revoked, or never existed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    end_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or wrong credentials (bearer key or session cookie), or a bad signature */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

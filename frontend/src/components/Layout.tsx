@@ -3,17 +3,17 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 import { useAuth } from '../authContext';
 import { paths } from '../paths';
+import { AppSwitcher } from './AppSwitcher';
 import { ThemeToggle } from './ThemeToggle';
 
-/**
- * The main navigation. Applications (tenants) and the event-type catalog get their entries here
- * when their pages exist.
- */
+/** The main navigation. */
 const NAV: { to: string; label: string; end?: boolean }[] = [
   { to: paths.overview, label: 'Overview', end: true },
   { to: paths.deliveries, label: 'Deliveries' },
   { to: paths.messages, label: 'Messages' },
   { to: paths.subscriptions, label: 'Subscriptions' },
+  { to: paths.applications, label: 'Applications' },
+  { to: paths.eventTypes, label: 'Event types' },
 ];
 
 export function Layout() {
@@ -51,6 +51,7 @@ export function Layout() {
             </NavLink>
           ))}
         </nav>
+        <AppSwitcher />
         <LookupBox />
         <ThemeToggle />
         <button type="button" className="signout" onClick={() => signOut('You signed out.')}>

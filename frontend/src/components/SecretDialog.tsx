@@ -2,16 +2,24 @@
  * Shows a signing secret once. The secret is never fetched again: when this dialog closes,
  * the only copy the dashboard had is dropped (the parent clears its state).
  */
-import { useRef, useState } from 'react';
+import { useRef, useState, type ReactNode } from 'react';
 import { Modal } from './Modal';
 
 interface Props {
   secret: string;
   title: string;
   onClose: () => void;
+  /** More to say beside the secret (e.g. how long the previous one keeps signing). */
+  children?: ReactNode;
+  /** What the value is (default: a signing secret). */
+  label?: string;
+  /** The first paragraph, when it is not a signing secret. */
+  intro?: ReactNode;
+  /** The closing button (default: "I have stored the secret"). */
+  doneLabel?: string;
 }
 
-export function SecretDialog({ secret, title, onClose }: Props) {
+export function SecretDialog({ secret, title, onClose, children, label = 'Signing secret', intro, doneLabel = 'I have stored the secret' }: Props) {
   const inputRef = useRef<HTMLInputElement>(null);
   const [copyState, setCopyState] = useState<'idle' | 'copied' | 'failed'>('idle');
 
@@ -32,11 +40,13 @@ export function SecretDialog({ secret, title, onClose }: Props) {
 
   return (
     <Modal title={title}>
-      <p>
-        This is the only time the secret is shown. Store it where your receiver can read it; Courier will not show it
-        again.
-      </p>
-      <label htmlFor="secret-value">Signing secret</label>
+      {intro ?? (
+        <p>
+          This is the only time the secret is shown. Store it where your receiver can read it; Courier will not show it
+          again.
+        </p>
+      )}
+      <label htmlFor="secret-value">{label}</label>
       <div className="secret-row">
         <input
           id="secret-value"
@@ -51,13 +61,14 @@ export function SecretDialog({ secret, title, onClose }: Props) {
           Copy
         </button>
       </div>
+      {children}
       <p role="status" className="hint">
         {copyState === 'copied' && 'Copied to the clipboard.'}
         {copyState === 'failed' && 'Could not copy automatically: the secret is selected, press Ctrl+C (⌘C) to copy it.'}
       </p>
       <div className="actions">
         <button type="button" className="primary" onClick={onClose}>
-          I have stored the secret
+          {doneLabel}
         </button>
       </div>
     </Modal>

@@ -34,6 +34,9 @@ pub struct DeliverySearch {
     /// A whole delivery id, or the start or the end of one (at least 4 hex digits; dashes
     /// and a leading `…` are ignored).
     pub id: Option<String>,
+    /// Only this application's deliveries (its id or uid; `404` when the caller does not
+    /// reach it). Without it: every application an admin reaches, or the key's own.
+    pub application: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(value_type = Option<i64>)]
     pub limit: Option<String>,

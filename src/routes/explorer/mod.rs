@@ -64,7 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 200, description = "A page of deliveries, newest first; `X-Next-Cursor` (and `Link: rel=\"next\"`) name the next page",
             body = Vec<DeliverySummary>),
         (status = 400, description = "A filter, the limit or the cursor is not valid", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody)))]
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "`application` names no application these credentials reach", body = ErrorBody)))]
 pub async fn search_deliveries(
     tenant: Tenant,
     req: HttpRequest,
@@ -72,7 +73,14 @@ pub async fn search_deliveries(
     query: web::Query<DeliverySearch>,
 ) -> ApiResult<HttpResponse> {
     let mut filter = delivery_filter(&query)?;
-    filter.application_id = tenant.visible();
+    filter.application_id = match query.application.as_deref().filter(|a| !a.is_empty()) {
+        Some(key) => {
+            let app = crate::routes::applications::resolve(&state, &tenant.principal, key).await?;
+            tenant.check(app.id, "application")?;
+            Some(app.id)
+        }
+        None => tenant.visible(),
+    };
     let page = Page::parse(
         parse_limit(query.limit.as_deref())?,
         query.cursor.as_deref(),
