@@ -45,6 +45,24 @@ async fn openapi_documents_every_subscription_route_with_security() {
         doc.body["components"]["schemas"]["SubscriptionView"]["example"].is_object(),
         "schemas carry examples"
     );
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("path item") {
+            if let Some(id) = op["operationId"].as_str() {
+                assert!(
+                    ids.insert(id.to_owned()),
+                    "operationId {id} ({method} {path}) is not unique"
+                );
+            }
+        }
+    }
+    let sub = &doc.body["components"]["schemas"]["SubscriptionView"]["properties"];
+    for field in ["filter", "retry_schedule", "current_concurrency"] {
+        assert!(sub[field].is_object(), "SubscriptionView documents {field}");
+    }
+    assert!(
+        doc.body["components"]["schemas"]["DeliveryView"]["properties"]["ordering_key"].is_object()
+    );
 }
 
 #[actix_web::test]

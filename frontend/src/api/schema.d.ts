@@ -793,12 +793,12 @@ export interface paths {
             cookie?: never;
         };
         /** The portal session of the bearer token: its application, brand and limits. */
-        get: operations["current_session"];
+        get: operations["current_portal_session"];
         put?: never;
         /** Open a portal link: once, before it expires, unless revoked. */
-        post: operations["open_session"];
+        post: operations["open_portal_session"];
         /** End the portal session of the bearer token (also when there was none). */
-        delete: operations["end_session"];
+        delete: operations["end_portal_session"];
         options?: never;
         head?: never;
         patch?: never;
@@ -5162,7 +5162,7 @@ export interface operations {
             };
         };
     };
-    current_session: {
+    current_portal_session: {
         parameters: {
             query?: never;
             header?: never;
@@ -5200,7 +5200,7 @@ export interface operations {
             };
         };
     };
-    open_session: {
+    open_portal_session: {
         parameters: {
             query?: never;
             header?: never;
@@ -5242,7 +5242,7 @@ export interface operations {
             };
         };
     };
-    end_session: {
+    end_portal_session: {
         parameters: {
             query?: never;
             header?: never;

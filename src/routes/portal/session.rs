@@ -102,7 +102,7 @@ async fn view(
 }
 
 /// Open a portal link: once, before it expires, unless revoked.
-#[utoipa::path(post, path = "/portal/session", tag = "portal", request_body = OpenPortalSession,
+#[utoipa::path(post, path = "/portal/session", operation_id = "open_portal_session", tag = "portal", request_body = OpenPortalSession,
     responses((status = 201, description = "Opened; `session_token` is the bearer of every portal call", body = PortalSessionView),
         (status = 400, description = "The body is not `{\"token\": \"…\"}`", body = ErrorBody),
         (status = 401, description = "The link was used, expired, was revoked, or never existed", body = ErrorBody)))]
@@ -126,7 +126,7 @@ pub async fn open_session(
 }
 
 /// The portal session of the bearer token: its application, brand and limits.
-#[utoipa::path(get, path = "/portal/session", tag = "portal", security(("portal_session" = [])),
+#[utoipa::path(get, path = "/portal/session", operation_id = "current_portal_session", tag = "portal", security(("portal_session" = [])),
     responses((status = 200, description = "The session", body = PortalSessionView),
         (status = 401, description = "No session, or it ended", body = ErrorBody),
         (status = 403, description = "Credentials that are not a portal session", body = ErrorBody)))]
@@ -141,7 +141,7 @@ pub async fn current_session(
 }
 
 /// End the portal session of the bearer token (also when there was none).
-#[utoipa::path(delete, path = "/portal/session", tag = "portal", security(("portal_session" = [])),
+#[utoipa::path(delete, path = "/portal/session", operation_id = "end_portal_session", tag = "portal", security(("portal_session" = [])),
     responses((status = 204, description = "Ended")))]
 pub async fn end_session(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     if let Some(token) = bearer_token(&req) {
