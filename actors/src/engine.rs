@@ -93,6 +93,9 @@ pub enum EngineError {
 /// What every actor shares.
 pub struct EngineDeps {
     pub db: PgPool,
+    /// A pool of its own for lease renewals and hand-backs, so a busy main pool (ingests,
+    /// outcome batches) never delays a renewal past the lease.
+    pub lease_db: PgPool,
     pub config: EngineConfig,
     pub core_config: Arc<CoreConfig>,
     pub persistence: Addr<PersistenceActor>,
@@ -271,9 +274,14 @@ impl Engine {
         });
         let retention_policy = config.retention.clone();
         let capacity = Capacity::new(config.max_attempts_in_flight);
+        let lease_db = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy_with((*db.connect_options()).clone());
         let credential_headers = Arc::new(config.credential_headers.clone());
         let deps = Arc::new(EngineDeps {
             db: db.clone(),
+            lease_db,
             config,
             core_config,
             persistence,

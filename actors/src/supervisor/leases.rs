@@ -47,7 +47,7 @@ impl Handler<TickNow> for Supervisor {
         let (deps, policy) = (self.deps.clone(), self.policy.clone());
         let fut = async move {
             if deps.identity.confirm().await {
-                ownership::tick(&deps.db, &policy, &deps.leases).await
+                ownership::tick(&deps.lease_db, &policy, &deps.leases).await
             } else {
                 // Another process runs as this node: deliver nothing, take nothing.
                 let all: Vec<u16> = deps.leases.active_shards();
@@ -137,7 +137,7 @@ impl Supervisor {
         ctx.spawn(
             async move {
                 let _ = deps.persistence.send(Flush).await;
-                ownership::release(&deps.db, &policy, &deps.leases, &ready).await;
+                ownership::release(&deps.lease_db, &policy, &deps.leases, &ready).await;
             }
             .into_actor(self),
         );

@@ -310,7 +310,7 @@ impl Handler<Shutdown> for Supervisor {
                 .iter()
                 .filter_map(|l| u16::try_from(l.shard).ok())
                 .collect();
-            crate::ownership::release(&deps.db, &policy, &deps.leases, &all).await;
+            crate::ownership::release(&deps.lease_db, &policy, &deps.leases, &all).await;
         };
         Box::pin(wait.into_actor(self).map(|(), _act, ctx| ctx.stop()))
     }
