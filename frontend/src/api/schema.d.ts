@@ -133,6 +133,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/applications/{app}/deliveries/{task_id}/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ends a delivery that is not finished as `failed` ("skipped by operator") and releases
+         *     its ordering key at once: the key's next delivery goes.
+         */
+        post: operations["skip_delivery_in_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/applications/{app}/events": {
         parameters: {
             query?: never;
@@ -463,6 +483,26 @@ export interface paths {
          *     of a paused or disabled subscription is held until it resumes.
          */
         post: operations["retry_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/deliveries/{task_id}/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ends a delivery that is not finished as `failed` ("skipped by operator") and releases
+         *     its ordering key at once: the key's next delivery goes.
+         */
+        post: operations["skip_delivery"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1242,6 +1282,11 @@ export interface components {
             message_id: string;
             /** Format: date-time */
             next_attempt_at?: string | null;
+            /**
+             * @description Its ordering key: deliveries with the same key to this subscription go one after
+             *     another, in ingest order (`POST /deliveries/{id}/skip` releases a stuck one).
+             */
+            ordering_key?: string | null;
             /** @description The payload as the producer sent it. */
             payload: Record<string, never>;
             /** @description `pending`, `delivering`, `retrying`, `succeeded`, `failed`, `filtered` or `paused`. */
@@ -1274,6 +1319,11 @@ export interface components {
          */
         Envelope: {
             event_type?: string | null;
+            /**
+             * @description Deliveries with the same key to one subscription are made one after another, in
+             *     ingest order (at most 256 bytes; also the `X-Courier-Ordering-Key` header).
+             */
+            ordering_key?: string | null;
             payload: Record<string, never>;
         };
         /**
@@ -1574,6 +1624,12 @@ export interface components {
         SubscriptionBody: {
             description?: string | null;
             event_types?: string[] | null;
+            /**
+             * @description A content filter matched against `{"event_type", "payload", "headers"}`: paths with
+             *     `$eq $neq $gt $gte $lt $lte $in $nin $exists $startsWith`, combined with
+             *     `$and $or $not`; an event that does not match is recorded `filtered`.
+             */
+            filter?: Record<string, never> | null;
             headers?: {
                 [key: string]: string;
             } | null;
@@ -1581,6 +1637,11 @@ export interface components {
             max_in_flight?: number | null;
             /** Format: int32 */
             rate_limit_per_second?: number | null;
+            /**
+             * @description Its own retry delays (at most 20, each at most 7d), e.g. `["5s", "1m", "1h"]`;
+             *     absent: the server's `COURIER_RETRY_SCHEDULE`.
+             */
+            retry_schedule?: string[] | null;
             /**
              * @description Optional. When given, ingestion for this subscription must be signed with it. When
              *     absent, Courier generates a `whsec_` secret (shown once) and ingestion needs the API key.
@@ -1655,6 +1716,7 @@ export interface components {
         SubscriptionPatch: {
             description?: string | null;
             event_types?: string[] | null;
+            filter?: Record<string, never> | null;
             headers?: {
                 [key: string]: string;
             } | null;
@@ -1662,6 +1724,7 @@ export interface components {
             max_in_flight?: number | null;
             /** Format: int32 */
             rate_limit_per_second?: number | null;
+            retry_schedule?: string[] | null;
             target_url?: string | null;
             /** Format: int32 */
             timeout_ms?: number | null;
@@ -1714,11 +1777,20 @@ export interface components {
             application_id: string;
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: int32
+             * @description Concurrent attempts allowed now: adaptive, within `max_in_flight`. It halves when the
+             *     receiver times out or answers 429/503 and grows back on fast successes; it equals
+             *     `max_in_flight` until the receiver gives a reason to slow down.
+             */
+            current_concurrency: number;
             description?: string | null;
             /** @description Why the subscription was disabled, when it was. */
             disabled_reason?: string | null;
             /** @description Patterns: exact (`order.created`), prefix (`order.*`) or `*`. Empty means every event. */
             event_types: string[];
+            /** @description The content filter; null means every event its `event_types` take. */
+            filter?: Record<string, never> | null;
             /** @description Extra headers sent with every delivery (values of credential headers masked). */
             headers: {
                 [key: string]: string;
@@ -1739,6 +1811,8 @@ export interface components {
             rate_limit_per_second?: number | null;
             /** @description Whether ingestion must carry `X-Hub-Signature-256` (the client chose the secret). */
             requires_signature: boolean;
+            /** @description Its own retry delays; null means the server's `COURIER_RETRY_SCHEDULE`. */
+            retry_schedule?: string[] | null;
             /** @description The signing secret: only in the answers of create and rotate-secret. */
             secret?: string | null;
             /** @description `active`, `paused` or `disabled`. */
@@ -2415,6 +2489,67 @@ export interface operations {
                 };
             };
             /** @description The subscription was deleted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    skip_delivery_in_application: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Application id or uid */
+                app: string;
+                /** @description Delivery (task) id */
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Skipped; the delivery as it is now */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryView"];
+                };
+            };
+            /** @description Malformed input (a bad id, query, body or field); the message names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong credentials (bearer key or session cookie), or a bad signature */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such delivery, or not this tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The delivery is already finished */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3631,6 +3766,65 @@ export interface operations {
                 };
             };
             /** @description The subscription was deleted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    skip_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Delivery (task) id */
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Skipped; the delivery as it is now */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryView"];
+                };
+            };
+            /** @description Malformed input (a bad id, query, body or field); the message names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or wrong credentials (bearer key or session cookie), or a bad signature */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such delivery, or not this tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The delivery is already finished */
             409: {
                 headers: {
                     [name: string]: unknown;
