@@ -5,11 +5,20 @@
  * on its page beside the adaptive concurrency; an event the filter does not take, recorded
  * `filtered` and found with the explorer's status filter; two events with one ordering key to
  * the failing receiver, the first skipped from its delivery page, which releases the key so
- * the second is attempted. The subscription is deleted at the end.
+ * the second is attempted. Those pages fit a 375 px phone. The subscription is deleted at the end.
  */
 import { api, assert, BASE, heading, page, RECEIVER, RUN, shot, step, until } from './harness.mjs';
 
 const FILTER = { payload: { amount: { $gte: 100 } } };
+
+/** The page at 375 px wide: no wider than the phone, screenshot `name`; back to 1280 px. */
+async function fitsPhone(name) {
+  await page.setViewportSize({ width: 375, height: 800 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await shot(name);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  assert(overflow <= 1, `${page.url()} is ${overflow}px wider than the 375 px viewport`);
+}
 
 /** The delivery of `messageId` to `subscriptionId`, as the API shows it. */
 async function deliveryOf(subscriptionId, messageId) {
@@ -62,6 +71,7 @@ export async function flowControlJourney() {
     assert(JSON.stringify(stored.filter) === JSON.stringify(FILTER), `stored filter ${JSON.stringify(stored.filter)}`);
     assert(JSON.stringify(stored.retry_schedule) === '["1m","5m"]', `stored schedule ${JSON.stringify(stored.retry_schedule)}`);
     await shot('subscription-flow-control');
+    await fitsPhone('mobile-subscription-flow-control');
   });
 
   await step('an event the filter does not take is recorded filtered, and found by that status', async () => {
@@ -100,6 +110,7 @@ export async function flowControlJourney() {
     const skip = page.getByRole('button', { name: 'Skip', exact: true });
     const hint = await page.locator(`[id="${await skip.getAttribute('aria-describedby')}"]`).innerText();
     assert(/marks this delivery failed and releases its ordering key/i.test(hint) && hint.includes(key), `the Skip hint says "${hint}"`);
+    await fitsPhone('mobile-delivery-skip');
     await skip.click();
     const dialog = page.getByRole('dialog', { name: 'Skip this delivery?' });
     await shot('delivery-skip-confirm');
