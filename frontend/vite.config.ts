@@ -45,5 +45,7 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     restoreMocks: true,
+    // The machines that run this are shared and loaded: time is not what these tests check.
+    testTimeout: 20_000,
   },
 });

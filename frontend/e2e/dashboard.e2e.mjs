@@ -14,7 +14,8 @@
  * (default ../docs/screenshots, relative to frontend/), STEP_TIMEOUT_MS (default 30000).
  *
  * The operator journeys, in order: sign in; create a subscription (its timeout left null) and
- * edit it with its null fields; a failing endpoint found from the subscriptions list's health
+ * edit it with its null fields; flow control (e2e/flowControl.mjs: filter, retry schedule,
+ * filtered, skip of a keyed delivery); a failing endpoint found from the subscriptions list's health
  * columns and its charts; an attempt inspected (target, request and response headers, body,
  * copy as curl); deliveries searched by filters (pattern, status, HTTP class, page 2 in the
  * URL, reload) and by id (the tail the table shows, and an id's start); the live tail updating
@@ -42,6 +43,7 @@ import {
   stepNo,
   until,
 } from './harness.mjs';
+import { flowControlJourney } from './flowControl.mjs';
 
 const HOOK = `${RECEIVER}/hook`;
 const FLAKY = `${RECEIVER}/flaky`;
@@ -119,6 +121,8 @@ async function main() {
     const stored = await api('GET', `/subscriptions/${ids.good}`);
     assert(stored.description === `edited in run ${RUN}` && stored.timeout_ms == null, `saved ${JSON.stringify(stored)}`);
   });
+
+  await flowControlJourney();
 
   await step(`a failing endpoint receives ${FAILING_EVENTS} events, a healthy one some`, async () => {
     const flaky = await api('POST', '/subscriptions/', { target_url: FLAKY, event_types: [`e2e.r${RUN}.*`], description: 'flaky receiver' });

@@ -187,6 +187,14 @@ export class CourierClient {
     return this.json('POST', this.scoped(`/deliveries/${enc(taskId)}/retry`));
   }
 
+  /**
+   * Ends an unfinished delivery as failed ("skipped by operator") and releases its ordering
+   * key, so the key's next delivery goes (202 with the delivery; 409 when already final).
+   */
+  skipDelivery(taskId: string): Promise<Delivery> {
+    return this.json('POST', `/deliveries/${enc(taskId)}/skip`);
+  }
+
   getMessage(id: string): Promise<Message> {
     return this.json('GET', this.scoped(`/messages/${enc(id)}`));
   }

@@ -26,15 +26,23 @@ export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
 
 export type ErrorClass = 'timeout' | 'connect' | 'dns' | 'tls' | 'http_status' | 'blocked_target';
 
-export type Subscription = Omit<Schemas['SubscriptionView'], 'secret'> & { status: SubscriptionStatus };
+/**
+ * A content filter: a JSON object matched against `{"event_type", "payload", "headers"}`
+ * (the document says only "object", which openapi-typescript turns into an empty record).
+ */
+export type ContentFilter = Record<string, unknown>;
+
+type WithFilter<T> = Omit<T, 'filter'> & { filter?: ContentFilter | null };
+
+export type Subscription = WithFilter<Omit<Schemas['SubscriptionView'], 'secret'>> & { status: SubscriptionStatus };
 
 /** The answer to create and rotate-secret: the only time the secret is ever shown. */
 export type SubscriptionWithSecret = Subscription & { secret: string };
 
 /** Body of `POST /subscriptions/` and of `PUT /subscriptions/{id}`. */
-export type SubscriptionCreate = Schemas['SubscriptionBody'];
-export type SubscriptionReplace = Schemas['SubscriptionBody'];
-export type SubscriptionPatch = Schemas['SubscriptionPatch'];
+export type SubscriptionCreate = WithFilter<Schemas['SubscriptionBody']>;
+export type SubscriptionReplace = WithFilter<Schemas['SubscriptionBody']>;
+export type SubscriptionPatch = WithFilter<Schemas['SubscriptionPatch']>;
 
 export type IngestAccepted = Schemas['IngestAccepted'];
 

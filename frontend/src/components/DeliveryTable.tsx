@@ -1,4 +1,7 @@
-/** A table of deliveries (list rows or whole deliveries), each linking to its page. */
+/**
+ * A table of deliveries (list rows or whole deliveries), each linking to its page; a row that
+ * carries an ordering key shows it as a badge beside its event type.
+ */
 import { Link } from 'react-router';
 import type { DeliverySummary } from '../api/types';
 import { paths } from '../paths';
@@ -9,7 +12,7 @@ import { Time } from './Time';
 export type DeliveryRow = Pick<
   DeliverySummary,
   'id' | 'subscription_id' | 'status' | 'event_type' | 'attempt_count' | 'last_status_code' | 'last_error' | 'created_at' | 'next_attempt_at'
-> & { target_url?: string | null };
+> & { target_url?: string | null; ordering_key?: string | null };
 
 function lastResult(d: DeliveryRow): string {
   if (d.last_status_code) return `HTTP ${d.last_status_code}`;
@@ -38,7 +41,14 @@ export function DeliveryTable({ deliveries, showSubscription = false, caption }:
             <tr key={d.id} data-testid="delivery-row" data-delivery-id={d.id} data-status={d.status}>
               <td><Id value={d.id} to={paths.delivery(d.id)} label="Delivery" /></td>
               <td><StatusBadge status={d.status} /></td>
-              <td className="mono">{d.event_type}</td>
+              <td className="mono">
+                {d.event_type}
+                {d.ordering_key && (
+                  <span className="badge badge-muted key-badge" title={`Ordering key: ${d.ordering_key}`} data-testid="row-ordering-key">
+                    key {d.ordering_key}
+                  </span>
+                )}
+              </td>
               {showSubscription && (
                 <td className="break">
                   <Link to={paths.subscription(d.subscription_id)}>{d.target_url ?? d.subscription_id}</Link>

@@ -1,10 +1,12 @@
 /**
  * Create or edit a subscription. Validation happens here, before anything is sent, with one
- * message per field; the server's own answer (if it still refuses) is shown above the form.
+ * message per field; the server's own answer (if it still refuses) is shown above the form,
+ * or next to the filter or retry schedule when it names one of them.
  */
 import { useId, useRef, useState, type FormEvent } from 'react';
 import type { Subscription } from '../api/types';
 import { ErrorMessage } from './Feedback';
+import { FILTER_EXAMPLE, FILTER_OPERATORS, MAX_RETRY_STEPS, serverFieldError } from './flowFields';
 import { emptyValues, validate, valuesFrom, type FormErrors, type FormValues, type HeaderRow } from './subscriptionFormModel';
 
 export type { FormValues } from './subscriptionFormModel';
@@ -52,7 +54,14 @@ export function SubscriptionForm({ initial, submitLabel, onSubmit, onCancel }: P
     try {
       await onSubmit(values);
     } catch (err) {
-      setServerError(err instanceof Error ? err.message : String(err));
+      const message = err instanceof Error ? err.message : String(err);
+      const field = serverFieldError(message);
+      if (field) {
+        setErrors({ [field]: message });
+        requestAnimationFrame(() => formRef.current?.querySelector<HTMLElement>(`[name="${field}"]`)?.focus());
+      } else {
+        setServerError(message);
+      }
     } finally {
       setBusy(false);
     }
@@ -129,6 +138,26 @@ export function SubscriptionForm({ initial, submitLabel, onSubmit, onCancel }: P
           <p className="hint" id={id('timeout_ms-hint')}>Empty: server default (10 000 ms unless changed).</p>
           {fieldError('timeout_ms')}
         </div>
+      </div>
+      <div className="field">
+        <label htmlFor={id('filter')}>Content filter (JSON)</label>
+        <textarea rows={4} className="mono" spellCheck={false} placeholder={FILTER_EXAMPLE} {...fieldProps('filter', true)} />
+        <p className="hint" id={id('filter-hint')}>
+          A JSON object matched against <code>{'{"event_type", "payload", "headers"}'}</code> with{' '}
+          <code>{FILTER_OPERATORS.join(' ')}</code>, e.g. <code>{FILTER_EXAMPLE}</code>. An event it does not match is recorded{' '}
+          <code>filtered</code> and not sent. Empty: every event its types take.
+        </p>
+        {fieldError('filter')}
+      </div>
+      <div className="field">
+        <label htmlFor={id('retry_schedule')}>Retry schedule</label>
+        <input type="text" autoComplete="off" spellCheck={false} placeholder="10s, 1m, 5m" {...fieldProps('retry_schedule', true)} />
+        <p className="hint" id={id('retry_schedule-hint')}>
+          Delays between attempts, separated by commas: <code>50ms</code>, <code>10s</code>, <code>1m</code>, <code>2h</code>,{' '}
+          <code>1d</code> (at most {MAX_RETRY_STEPS}, each at most 7d). <code>none</code>: one attempt, no retries. Empty: server
+          default.
+        </p>
+        {fieldError('retry_schedule')}
       </div>
       <fieldset className="headers">
         <legend>Extra request headers</legend>

@@ -1,9 +1,11 @@
 /**
  * The subscription form's model: its values as typed, validation with one message per field,
  * and the conversion to the API's create (POST) and replace (PUT) bodies. Pure, so it is tested
- * without rendering.
+ * without rendering. An empty filter or retry schedule is left out of a create body and sent
+ * as `null` in a replace body: the server's default.
  */
 import type { Subscription, SubscriptionCreate, SubscriptionReplace } from '../api/types';
+import { filterText, parseFilter, parseSchedule, scheduleText } from './flowFields';
 
 export interface HeaderRow {
   name: string;
@@ -18,6 +20,10 @@ export interface FormValues {
   rate_limit_per_second: string;
   max_in_flight: string;
   timeout_ms: string;
+  /** JSON text of the content filter; empty: none. */
+  filter: string;
+  /** Delays separated by commas (`10s, 1m`), `none`, or empty for the server's schedule. */
+  retry_schedule: string;
   headers: HeaderRow[];
 }
 
@@ -36,6 +42,8 @@ export function emptyValues(): FormValues {
     rate_limit_per_second: '',
     max_in_flight: '',
     timeout_ms: '',
+    filter: '',
+    retry_schedule: '',
     headers: [],
   };
 }
@@ -50,6 +58,8 @@ export function valuesFrom(s: Subscription): FormValues {
     max_in_flight: String(s.max_in_flight),
     // null: the server's default timeout; the field stays empty and saving keeps it null.
     timeout_ms: s.timeout_ms == null ? '' : String(s.timeout_ms),
+    filter: filterText(s.filter),
+    retry_schedule: scheduleText(s.retry_schedule),
     headers: Object.entries(s.headers ?? {}).map(([name, value]) => ({ name, value })),
   };
 }
@@ -96,6 +106,10 @@ export function validate(v: FormValues, editing: boolean): FormErrors {
       errors[field] = field === 'max_in_flight' ? 'Enter a whole number above 0.' : 'Enter a timeout in milliseconds, a whole number above 0.';
     }
   }
+  const filter = parseFilter(v.filter);
+  if (!filter.ok) errors.filter = filter.error;
+  const schedule = parseSchedule(v.retry_schedule);
+  if (!schedule.ok) errors.retry_schedule = schedule.error;
   const headerErrors: string[] = [];
   const seen = new Set<string>();
   v.headers.forEach((h, i) => {
@@ -126,7 +140,17 @@ export function toCreateBody(v: FormValues): SubscriptionCreate {
   if (v.rate_limit_per_second.trim()) body.rate_limit_per_second = Number(v.rate_limit_per_second);
   if (v.max_in_flight.trim()) body.max_in_flight = Number(v.max_in_flight);
   if (v.timeout_ms.trim()) body.timeout_ms = Number(v.timeout_ms);
+  const filter = parsedOrNull(parseFilter(v.filter));
+  if (filter) body.filter = filter;
+  const schedule = parsedOrNull(parseSchedule(v.retry_schedule));
+  if (schedule) body.retry_schedule = schedule;
   return body;
+}
+
+/** A field's value once `validate` has passed it; a refused one throws rather than turn into `null`. */
+function parsedOrNull<T>(p: { ok: true; value: T | null } | { ok: false; error: string }): T | null {
+  if (!p.ok) throw new Error(p.error);
+  return p.value;
 }
 
 export function toReplaceBody(v: FormValues): SubscriptionReplace {
@@ -138,5 +162,7 @@ export function toReplaceBody(v: FormValues): SubscriptionReplace {
     rate_limit_per_second: v.rate_limit_per_second.trim() ? Number(v.rate_limit_per_second) : null,
     max_in_flight: Number(v.max_in_flight),
     timeout_ms: v.timeout_ms.trim() ? Number(v.timeout_ms) : null,
+    filter: parsedOrNull(parseFilter(v.filter)),
+    retry_schedule: parsedOrNull(parseSchedule(v.retry_schedule)),
   };
 }

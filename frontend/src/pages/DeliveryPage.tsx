@@ -1,7 +1,8 @@
 /**
  * One delivery: where it went (the subscription's target), its status, payload and every
- * attempt (request and response headers, body, copy as curl); "Retry now". Polls while the
- * delivery is in flight and for a while after a retry.
+ * attempt (request and response headers, body, copy as curl); its ordering key; "Retry now", and
+ * "Skip" for a keyed delivery that holds its key. Polls while the delivery is in flight and
+ * for a while after a retry.
  */
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
@@ -12,6 +13,7 @@ import { useApi } from '../authContext';
 import { AttemptList } from '../components/AttemptList';
 import { ErrorMessage, Loading, Notice } from '../components/Feedback';
 import { Id } from '../components/Id';
+import { SkipDelivery } from '../components/SkipDelivery';
 import { StatusBadge } from '../components/StatusBadge';
 import { Time } from '../components/Time';
 import { prettyJson, shortId } from '../format';
@@ -65,11 +67,20 @@ export function DeliveryPage() {
             <button type="button" className="primary" onClick={() => retry.mutate()} disabled={retry.isPending}>
               {retry.isPending ? 'Retrying…' : 'Retry now'}
             </button>
+            <SkipDelivery
+              delivery={d}
+              onSkipped={(next) => setNotice(`Skipped: marked failed. Ordering key ${next.ordering_key ?? ''} is released; its next delivery goes now.`)}
+            />
             <button type="button" onClick={() => delivery.refetch()}>Refresh</button>
             {watching && <span className="hint" role="status">Watching for new attempts…</span>}
           </div>
           {notice && <Notice onDismiss={() => setNotice(null)}>{notice}</Notice>}
           <ErrorMessage error={retry.error ? describeError(retry.error) : null} />
+          {d.status === 'filtered' && (
+            <p className="hint" data-testid="filtered-note">
+              Filtered: the subscription&apos;s event types or content filter did not take this event, so it was never sent.
+            </p>
+          )}
           <section className="card" aria-labelledby="summary-title">
             <h2 id="summary-title">Summary</h2>
             <dl className="facts">
@@ -78,6 +89,7 @@ export function DeliveryPage() {
               <div className="wide"><dt>Message</dt><dd><Id value={d.message_id} to={paths.message(d.message_id)} full /></dd></div>
               <div className="wide"><dt>Subscription</dt><dd><Id value={d.subscription_id} to={paths.subscription(d.subscription_id)} full /></dd></div>
               <div><dt>Event type</dt><dd className="mono">{d.event_type}</dd></div>
+              <div><dt>Ordering key</dt><dd className="mono break" data-testid="ordering-key">{d.ordering_key ?? 'none'}</dd></div>
               <div><dt>Attempts</dt><dd data-testid="attempt-count">{d.attempt_count}</dd></div>
               <div><dt>Last status code</dt><dd>{d.last_status_code ?? '—'}</dd></div>
               <div><dt>Created</dt><dd><Time value={d.created_at} /></dd></div>

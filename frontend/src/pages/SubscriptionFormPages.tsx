@@ -65,6 +65,8 @@ export function EditSubscriptionPage() {
           submitLabel="Save changes"
           onSubmit={async (values) => {
             qc.setQueryData(keys.subscription(id), await client.replaceSubscription(id, toReplaceBody(values)));
+            // The answer to PUT does not carry the adaptive concurrency: read the subscription again.
+            void qc.invalidateQueries({ queryKey: keys.subscription(id) });
             void qc.invalidateQueries({ queryKey: ['subscriptions'] });
             navigate(paths.subscription(id), { state: { notice: 'Changes saved.' } });
           }}

@@ -1,5 +1,6 @@
 /**
- * One subscription: its settings (a null timeout reads "server default"), actions, health
+ * One subscription: its settings (a null timeout or retry schedule reads "server default"; the
+ * adaptive concurrency beside its ceiling; the content filter), actions, health
  * over a chosen range with charts, its deliveries (updated in place by the live tail), and
  * recover-since.
  */
@@ -11,6 +12,7 @@ import { keys, useSubscription, useSubscriptionStats } from '../api/queries';
 import type { Subscription, SubscriptionWithSecret } from '../api/types';
 import { useApi } from '../authContext';
 import { ErrorMessage, Loading, Notice } from '../components/Feedback';
+import { concurrencyText, describeSchedule } from '../components/flowFields';
 import { HealthFacts } from '../components/HealthCells';
 import { Id } from '../components/Id';
 import { KeyValueTable } from '../components/KeyValueTable';
@@ -22,7 +24,7 @@ import { StatusBadge } from '../components/StatusBadge';
 import { SubscriptionDeliveries } from '../components/SubscriptionDeliveries';
 import { Time } from '../components/Time';
 import { TimeRangePicker } from '../components/TimeRangePicker';
-import { taskIds } from '../format';
+import { prettyJson, taskIds } from '../format';
 import { timeoutText } from '../health';
 import { paths } from '../paths';
 import { describeRange, rangeFromParams, rangeParams } from '../timeRange';
@@ -41,11 +43,23 @@ function Details({ s }: { s: Subscription }) {
         <div><dt>Event types</dt><dd className="mono">{s.event_types.length ? s.event_types.join(', ') : 'all events'}</dd></div>
         <div><dt>Description</dt><dd>{s.description || '—'}</dd></div>
         <div><dt>Rate limit</dt><dd>{s.rate_limit_per_second == null ? 'none' : `${s.rate_limit_per_second} / s`}</dd></div>
-        <div><dt>Max in flight</dt><dd>{s.max_in_flight}</dd></div>
+        <div>
+          <dt>In flight now (of max)</dt>
+          <dd data-testid="concurrency" title="Adaptive: halved when the receiver times out or answers 429/503, grown back on fast successes">
+            {concurrencyText(s.current_concurrency, s.max_in_flight)}
+          </dd>
+        </div>
         <div><dt>Timeout</dt><dd data-testid="timeout">{timeoutText(s.timeout_ms)}</dd></div>
+        <div><dt>Retry schedule</dt><dd data-testid="retry-schedule" className="mono">{describeSchedule(s.retry_schedule)}</dd></div>
         <div><dt>Ingest needs a signature</dt><dd>{s.requires_signature ? 'yes' : 'no (API key)'}</dd></div>
         <div><dt>Created</dt><dd><Time value={s.created_at} /></dd></div>
         <div><dt>Updated</dt><dd><Time value={s.updated_at} /></dd></div>
+        <div className="wide">
+          <dt>Content filter</dt>
+          <dd data-testid="filter">
+            {s.filter == null ? 'none: every event its types take' : <pre className="code">{prettyJson(s.filter)}</pre>}
+          </dd>
+        </div>
       </dl>
       <KeyValueTable values={s.headers} caption="Extra request headers" />
     </section>
@@ -116,7 +130,11 @@ export function SubscriptionPage() {
     );
   }
 
-  const update = (next: Subscription) => qc.setQueryData(keys.subscription(id), next);
+  const update = (next: Subscription) => {
+    qc.setQueryData(keys.subscription(id), next);
+    // Answers to actions do not carry the adaptive concurrency: read the subscription again.
+    void qc.invalidateQueries({ queryKey: keys.subscription(id) });
+  };
   const refreshDeliveries = () => void qc.invalidateQueries({ queryKey: ['deliveries'] });
 
   return (
@@ -149,7 +167,7 @@ export function SubscriptionPage() {
               const ids = r.delivery_id ? [r.delivery_id] : taskIds(r.task_id as unknown as string | string[]);
               setNotice(
                 r.status === 'filtered' ? (
-                  'The test event was accepted but filtered: this subscription does not take courier.test events.'
+                  "The test event was accepted but filtered: this subscription's event types or content filter do not take it."
                 ) : (
                   <>
                     Test event sent. {ids[0] && <Link to={paths.delivery(ids[0])}>Open its delivery</Link>}
