@@ -30,6 +30,14 @@ async fn a_content_filter_takes_matching_events_and_records_the_rest_as_filtered
         )
         .await;
     assert_eq!(small.body["status"], "filtered", "{:?}", small.body);
+    assert!(
+        small.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("content filter"),
+        "the answer says why: {:?}",
+        small.body
+    );
     let big = app
         .ingest(
             &id,

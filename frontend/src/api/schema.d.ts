@@ -1446,6 +1446,8 @@ export interface components {
             message_id: string;
             /** Format: date-time */
             next_attempt_at?: string | null;
+            /** @description Its ordering key, when it has one. */
+            ordering_key?: string | null;
             /** @description `pending`, `delivering`, `retrying`, `succeeded`, `failed`, `filtered` or `paused`. */
             status: string;
             /** Format: uuid */

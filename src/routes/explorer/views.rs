@@ -31,6 +31,8 @@ pub struct DeliverySummary {
     pub last_status_code: Option<i32>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Its ordering key, when it has one.
+    pub ordering_key: Option<String>,
 }
 
 impl From<DeliveryListRow> for DeliverySummary {
@@ -48,6 +50,7 @@ impl From<DeliveryListRow> for DeliverySummary {
             last_status_code: r.last_status_code,
             last_error: r.last_error,
             created_at: r.created_at,
+            ordering_key: r.ordering_key,
         }
     }
 }

@@ -52,19 +52,27 @@ pub struct FanOutDelivery {
 /// Which form was used: the answer differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
-    Single,
+    /// One subscription; `content_filtered`: its event types take the event but its content
+    /// filter does not (the answer says which).
+    Single {
+        content_filtered: bool,
+    },
     FanOut,
 }
 
 pub fn render(form: Form, receipt: &Receipt) -> ApiResult<IngestAccepted> {
     match form {
-        Form::Single => {
+        Form::Single { content_filtered } => {
             // The subscription was deleted between the look-up and the commit.
             let d = receipt
                 .deliveries
                 .first()
                 .ok_or(ApiError::NotFound("subscription"))?;
             let (status, message) = match d.status {
+                DeliveryStatus::Filtered if content_filtered => (
+                    "filtered",
+                    "Event does not match the subscription's content filter",
+                ),
                 DeliveryStatus::Filtered => ("filtered", "Event type not subscribed"),
                 DeliveryStatus::Paused => (
                     "paused",

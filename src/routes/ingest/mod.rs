@@ -283,8 +283,8 @@ async fn accept_for(
 ) -> ApiResult<HttpResponse> {
     let idempotency = idempotency_key(req.headers())?.map(|k| (format!("ingest:{}", sub.id), k));
     let filter = state.engine.directory().content_filter(sub.id);
-    let wanted =
-        force || (sub.filter().wants(&event.event_type) && event.passes(filter.as_deref()));
+    let type_wanted = sub.filter().wants(&event.event_type);
+    let wanted = force || (type_wanted && event.passes(filter.as_deref()));
     if wanted && !force {
         validate_payload(state, &event.event_type, &event.payload).await?;
     }
@@ -297,5 +297,8 @@ async fn accept_for(
         }],
         idempotency,
     };
-    respond(Form::Single, state.engine.ingest(item).await)
+    let form = Form::Single {
+        content_filtered: !wanted && type_wanted,
+    };
+    respond(form, state.engine.ingest(item).await)
 }

@@ -61,6 +61,13 @@ pub async fn reachable(
     Ok(row)
 }
 
+/// The view of `row` with the adaptive concurrency its owner last recorded.
+async fn recorded_view(state: &AppState, row: SubscriptionRow) -> ApiResult<SubscriptionView> {
+    let id = row.id;
+    let recorded = courier_actors::db::health::concurrency_of(&state.db, &[id]).await?;
+    Ok(view(state, row, None)?.with_concurrency(recorded.get(&id).copied()))
+}
+
 /// The API view of a row (headers opened and masked).
 fn view(
     state: &AppState,
@@ -170,9 +177,7 @@ pub async fn get_subscription(
     let row = db::get(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    let recorded = courier_actors::db::health::concurrency_of(&state.db, &[id]).await?;
-    let view = view(&state, row, None)?.with_concurrency(recorded.get(&id).copied());
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(recorded_view(&state, row).await?))
 }
 
 /// Replace a subscription (every field; absent optional fields take their defaults).
@@ -204,7 +209,7 @@ pub async fn replace_subscription(
             Ok(spec)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view(&state, row, None)?))
+    Ok(HttpResponse::Ok().json(recorded_view(&state, row).await?))
 }
 
 /// Update some fields of a subscription.
@@ -238,7 +243,7 @@ pub async fn patch_subscription(
         .engine
         .update_subscription(id, move |current| merge_patch(current, patch, &rules))
         .await?;
-    Ok(HttpResponse::Ok().json(view(&state, row, None)?))
+    Ok(HttpResponse::Ok().json(recorded_view(&state, row).await?))
 }
 
 /// Delete a subscription: its pending deliveries stop; its log stays until retention.
@@ -265,7 +270,7 @@ async fn set_status(
     let id = reachable(state, tenant, req).await?.id;
     let row = state.engine.set_status(id, status).await?;
     tracing::info!(%id, status = %status, "subscription status changed");
-    Ok(HttpResponse::Ok().json(view(state, row, None)?))
+    Ok(HttpResponse::Ok().json(recorded_view(state, row).await?))
 }
 
 /// Pause: new deliveries are held (kept, not dropped) until resume.

@@ -136,6 +136,7 @@ pub struct DeliveryListRow {
     pub last_status_code: Option<i32>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub ordering_key: Option<String>,
 }
 
 /// A page of deliveries, newest first, with ids below `before`.
@@ -147,7 +148,7 @@ pub async fn list_deliveries(
 ) -> Result<Vec<DeliveryListRow>, sqlx::Error> {
     let q = sqlx::query_as(concat!(
         "SELECT d.id, d.message_id, d.subscription_id, s.target_url, d.event_type, d.status, d.attempt_count, \
-         d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.created_at \
+         d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.ordering_key \
          FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id WHERE ",
         delivery_where!(),
         " AND ($13::uuid IS NULL OR d.id < $13) ORDER BY d.id DESC LIMIT $14"
