@@ -454,3 +454,29 @@ fn a_keys_next_head_is_read_only_after_its_last_outcome_is_written_not_an_earlie
     c.written(x.delivery_id);
     assert!(matches!(c.plan(true), Step::Heads(k) if k == vec!["acct-1".to_owned()]));
 }
+
+#[test]
+fn a_page_read_before_an_outcome_was_written_does_not_send_it_again() {
+    let r = row(4, None);
+    let (mut c, clock) = core(&r);
+    let mut j = job(r.id);
+    j.attempts_made = 2; // its last attempt: the schedule allows three
+    c.add_jobs(vec![j.clone()]);
+    c.note_backlog();
+    // The sweeper saw due rows: a page is asked for, then the job goes out.
+    assert!(matches!(c.plan(true), Step::Page(None)));
+    let s = sent(c.plan(true));
+    let timeout = AttemptOutcome::Failed {
+        class: ErrorClass::Timeout,
+    };
+    assert_eq!(c.outcome(&s, &timeout).status, DeliveryStatus::Failed);
+    c.written(s.delivery_id);
+    // The page answers only now — long after the write (a slow pool after an outage) —
+    // with the row as it was when it was read: still due.
+    clock.advance(RECENT * 3);
+    c.paged(vec![j], None, LOAD_BATCH);
+    assert!(
+        matches!(c.plan(true), Step::Idle),
+        "a page older than the written outcome must not send the delivery again"
+    );
+}
