@@ -7,8 +7,9 @@
 //! Redis remembered, operator requeues), a "backlog" note (the sweeper saw due rows in
 //! Postgres: the core pages through them itself, in due order, by keyset), and its own
 //! retries. An id is held at most once (`known`), and an id whose outcome is not yet written
-//! (`unwritten`) or was written within [`RECENT`] is never taken again from a page or a
-//! hand-over, so nothing is sent twice by this node.
+//! (`unwritten`) or was written within [`RECENT`] (or after the page being read was asked
+//! for) is never taken again from a page or a hand-over, so nothing is sent twice by this
+//! node.
 //!
 //! Must never: exceed its adaptive concurrency (within `max_in_flight`) or the rate limit, send while throttled or inactive,
 //! hold more than [`READY_MAX`] payloads.
@@ -122,7 +123,8 @@ pub struct Core<C: Clock> {
     /// Ordering keys: which delivery each may send.
     keys: Keys,
     loading: bool,
-    paging: bool,
+    /// When the page being read was asked for (none is being read when `None`).
+    paging: Option<Instant>,
     in_flight: usize,
     throttled_until: Option<Instant>,
     consecutive_throttles: u32,
@@ -151,7 +153,7 @@ impl<C: Clock> Core<C> {
             backlog: None,
             keys: Keys::default(),
             loading: false,
-            paging: false,
+            paging: None,
             in_flight: 0,
             throttled_until: None,
             consecutive_throttles: 0,
@@ -241,7 +243,7 @@ impl<C: Clock> Core<C> {
             && self.in_flight == 0
             && self.unwritten.is_empty()
             && !self.loading
-            && !self.paging
+            && self.paging.is_none()
             && self.keys.is_idle()
     }
 
@@ -264,7 +266,9 @@ impl<C: Clock> Core<C> {
     fn forget_old(&mut self) {
         let now = self.clock.now();
         while let Some(&(at, id)) = self.recent.front() {
-            if now.saturating_duration_since(at) < RECENT {
+            // Kept while a page asked for before its write is still being read, however
+            // long that takes: that page shows it as it was, still due.
+            if now.saturating_duration_since(at) < RECENT || self.paging.is_some_and(|p| p <= at) {
                 break;
             }
             self.recent.pop_front();
@@ -288,8 +292,8 @@ impl<C: Clock> Core<C> {
                 let n = self.to_load.len().min(LOAD_BATCH);
                 return Step::Load(self.to_load.drain(..n).collect());
             }
-            if let Some(cursor) = self.backlog.filter(|_| !self.paging) {
-                self.paging = true;
+            if let Some(cursor) = self.backlog.filter(|_| self.paging.is_none()) {
+                self.paging = Some(now);
                 return Step::Page(cursor);
             }
         }

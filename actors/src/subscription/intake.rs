@@ -109,13 +109,15 @@ impl<C: Clock> Core<C> {
     /// A backlog page arrived, with the cursor after it; a short page means the backlog is
     /// read to the end.
     pub fn paged(&mut self, jobs: Vec<DeliveryJob>, next: Option<PageCursor>, limit: usize) {
-        self.paging = false;
         let full = jobs.len() >= limit;
+        // Admitted while `paging` still says when this page was asked for, so an id written
+        // after that is not taken from it.
         for job in jobs {
             if self.active && self.admit_job(&job) {
                 self.ready.push_back(job);
             }
         }
+        self.paging = None;
         self.backlog = match (self.active, full) {
             (true, true) => Some(next),
             _ => None,
@@ -124,7 +126,7 @@ impl<C: Clock> Core<C> {
 
     /// A page failed: the backlog stays where it was.
     pub fn page_failed(&mut self) {
-        self.paging = false;
+        self.paging = None;
     }
 
     /// The heads of `asked` were read: those that may go are queued (or wait for their

@@ -21,7 +21,7 @@ use crate::db::deliveries;
 use crate::domain::{SubscriptionStatus, shard_of};
 use crate::engine::EngineDeps;
 use crate::messages::{Enqueue, Flush, LeaseLost, Shutdown};
-use crate::ownership::{self, TickReport};
+use crate::ownership::{self, IdentityCheck, TickReport};
 use crate::retry_store::ScheduledRetry;
 use crate::subscription::SubscriptionActor;
 
@@ -46,15 +46,16 @@ impl Handler<TickNow> for Supervisor {
         self.ticking = true;
         let (deps, policy) = (self.deps.clone(), self.policy.clone());
         let fut = async move {
-            if deps.identity.confirm().await {
-                ownership::tick(&deps.lease_db, &policy, &deps.leases).await
-            } else {
+            match deps.identity.confirm().await {
+                IdentityCheck::Held => ownership::tick(&deps.lease_db, &policy, &deps.leases).await,
+                // Postgres is away: nothing can be renewed, and the leases lapse by their
+                // local deadlines (the actors stop at once when they do).
+                IdentityCheck::Unreachable => TickReport::default(),
                 // Another process runs as this node: deliver nothing, take nothing.
-                let all: Vec<u16> = deps.leases.active_shards();
-                TickReport {
-                    excess: all,
+                IdentityCheck::Taken => TickReport {
+                    excess: deps.leases.active_shards(),
                     ..TickReport::default()
-                }
+                },
             }
         };
         Box::pin(fut.into_actor(self).map(|report, act, ctx| {
