@@ -12,8 +12,8 @@ fn main() -> ExitCode {
 }
 
 /// glibc gives each thread that allocates under contention an arena of its own and keeps
-/// what it freed there: with 100,000 subscriptions busy at once, that spread was ~60 MiB
-/// of the peak (docs/benchmarks.md, T5). Two arenas keep most of it; `MALLOC_ARENA_MAX`,
+/// what it freed there: with 100,000 subscriptions busy at once, that spread was 45–60 MiB
+/// of the peak (docs/benchmarks.md, T5); two arenas avoid most of it. `MALLOC_ARENA_MAX`,
 /// when set, is the operator's choice and glibc reads it itself.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
