@@ -14,7 +14,7 @@
 //! Must never: exceed its adaptive concurrency (within `max_in_flight`) or the rate limit, send while throttled or inactive,
 //! hold more than [`READY_MAX`] payloads.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::concurrency::{Adaptive, Signal};
 use super::keys::Keys;
+use super::tables::{IdMap, IdSet};
 use crate::clock::{Clock, GovernorClock};
 use crate::db::deliveries::PageCursor;
 use crate::db::health::Health;
@@ -97,10 +98,11 @@ pub struct Core<C: Clock> {
     /// How many attempts may be in flight now (adaptive, within `max_in_flight`).
     adaptive: Adaptive,
     timeout: Duration,
-    /// Its own retry schedule, when it has one.
-    schedule: Option<RetrySchedule>,
+    /// Its own retry schedule, when it has one (boxed: most have none).
+    schedule: Option<Box<RetrySchedule>>,
     rate: Option<i32>,
-    limiter: Option<Limiter<C>>,
+    /// Only subscriptions with a rate limit have one (boxed: most have none).
+    limiter: Option<Box<Limiter<C>>>,
     /// Due now, payload in hand, in order.
     ready: VecDeque<DeliveryJob>,
     /// Due now, known by id only.
@@ -108,16 +110,16 @@ pub struct Core<C: Clock> {
     /// Future attempts: `(due ms, id)`.
     scheduled: BTreeSet<(i64, Uuid)>,
     /// Every id in `ready`, `to_load`, `scheduled` or in flight.
-    known: HashSet<Uuid>,
+    known: IdSet,
     /// Outcomes handed to the persistence actor and not yet written.
     /// How many of each id's outcomes are handed over and not yet written (a retry can be
     /// sent, and its outcome handed over, before the previous outcome's write returns).
-    unwritten: HashMap<Uuid, u32>,
+    unwritten: IdMap<u32>,
     /// Ids whose outcomes were written within [`RECENT`], oldest first, and as a set.
     recent: VecDeque<(Instant, Uuid)>,
-    recent_ids: HashSet<Uuid>,
+    recent_ids: IdSet,
     /// Attempts made so far by the retries scheduled here (Postgres may lag behind).
-    attempts_made: HashMap<Uuid, (i32, i32)>,
+    attempts_made: IdMap<(i32, i32)>,
     /// Postgres may hold due rows not in memory; page from this cursor.
     backlog: Option<Option<PageCursor>>,
     /// Ordering keys: which delivery each may send.
@@ -145,11 +147,11 @@ impl<C: Clock> Core<C> {
             ready: VecDeque::new(),
             to_load: VecDeque::new(),
             scheduled: BTreeSet::new(),
-            known: HashSet::new(),
-            unwritten: HashMap::new(),
+            known: IdSet::default(),
+            unwritten: IdMap::default(),
             recent: VecDeque::new(),
-            recent_ids: HashSet::new(),
-            attempts_made: HashMap::new(),
+            recent_ids: IdSet::default(),
+            attempts_made: IdMap::default(),
             backlog: None,
             keys: Keys::default(),
             loading: false,
@@ -188,7 +190,7 @@ impl<C: Clock> Core<C> {
             .timeout_ms
             .and_then(|ms| u64::try_from(ms).ok())
             .map_or(self.cfg.delivery_timeout, Duration::from_millis);
-        self.schedule = row.retry_schedule();
+        self.schedule = row.retry_schedule().map(Box::new);
         if self.rate != row.rate_limit_per_second || self.limiter.is_none() {
             self.rate = row.rate_limit_per_second;
             self.limiter = limiter(row.rate_limit_per_second, &self.clock);
@@ -421,31 +423,22 @@ impl<C: Clock> Core<C> {
             self.recent.push_back((self.clock.now(), id));
         }
     }
-
-    /// Drops everything memory holds: Postgres has it (due or held).
-    fn release_memory(&mut self) {
-        self.ready.clear();
-        self.to_load.clear();
-        self.scheduled.clear();
-        self.attempts_made.clear();
-        self.known.clear();
-        self.backlog = None;
-        self.keys.clear();
-    }
 }
 
-fn limiter<C: Clock>(rate: Option<i32>, clock: &C) -> Option<Limiter<C>> {
+fn limiter<C: Clock>(rate: Option<i32>, clock: &C) -> Option<Box<Limiter<C>>> {
     let rate = NonZeroU32::new(u32::try_from(rate?).ok()?)?;
-    Some(RateLimiter::direct_with_clock(
+    Some(Box::new(RateLimiter::direct_with_clock(
         Quota::per_second(rate),
         GovernorClock(clock.clone()),
-    ))
+    )))
 }
 
 #[path = "decide.rs"]
 mod decide;
 #[path = "intake.rs"]
 mod intake;
+#[path = "memory.rs"]
+mod memory;
 
 #[cfg(test)]
 #[path = "core_tests.rs"]

@@ -21,6 +21,10 @@ impl<C: Clock> Core<C> {
         if !self.active {
             return;
         }
+        if self.ready.is_empty() {
+            // Exactly what arrived (most fan-outs bring one job): growth doubles from there.
+            self.ready.reserve_exact(jobs.len().min(READY_MAX));
+        }
         for job in jobs {
             if self.ready.len() >= READY_MAX {
                 self.note_backlog();
