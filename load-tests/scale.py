@@ -78,12 +78,20 @@ def sealer():
     return seal
 
 
+SHARDS = 64
+
+
+def shard_of(sid):
+    """Courier's `domain::shard_of`: the id's last two bytes, big-endian, modulo the shards."""
+    return (sid.bytes[14] * 256 + sid.bytes[15]) % SHARDS
+
+
 def insert_subscriptions(n, url_prefix, max_in_flight, event_types=None):
     """`n` active subscriptions, sealed and sharded as Courier writes them, in one COPY."""
     rows, seal = [], sealer()
     for g in range(1, n + 1):
         sid = uuid.uuid4()
-        shard = (sid.bytes[14] * 256 + sid.bytes[15]) % 64
+        shard = shard_of(sid)
         types = "{" + ",".join(event_types) + "}" if event_types else "{}"
         rows.append("\t".join([str(sid), f"{url_prefix}{g}", types, str(max_in_flight),
                                 seal(f"subscription:{sid}:signing-secret", SECRET),
@@ -203,9 +211,11 @@ def retries_1m(subs=1_000, per_sub=1_000):
                               "SELECT subscription_id || ':' || id, (extract(epoch from next_attempt_at) * 1000)::bigint "
                               "FROM deliveries WHERE status = 'retrying'"], check=True, stdout=subprocess.PIPE).stdout
         proto = bytearray()
-        key = (PREFIX + "retries").encode()
         for line in out.splitlines():
             member, score = line.split(b"|")
+            # `{prefix}retries:{shard}`, the shard as Courier computes it from the subscription id.
+            shard = shard_of(uuid.UUID(member.split(b":")[0].decode()))
+            key = f"{PREFIX}retries:{shard}".encode()
             parts = [b"ZADD", key, score, member]
             proto += b"*4\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
         subprocess.run(["redis-cli", "-p", REDIS_PORT, "--pipe"], input=bytes(proto), check=True, stdout=subprocess.DEVNULL)
@@ -223,8 +233,8 @@ def retries_1m(subs=1_000, per_sub=1_000):
               f"{resumed:.1f}s after the process started; RSS {rss_mib(courier.pid):.1f} MiB")
     finally:
         courier.kill()
-        subprocess.run(["redis-cli", "-p", REDIS_PORT, "DEL", PREFIX + "retries", PREFIX + "inflight"],
-                       stdout=subprocess.DEVNULL)
+        keys = [f"{PREFIX}{kind}:{shard}" for kind in ("retries", "inflight") for shard in range(SHARDS)]
+        subprocess.run(["redis-cli", "-p", REDIS_PORT, "DEL", *keys], stdout=subprocess.DEVNULL)
 
 
 def main():

@@ -24,9 +24,9 @@ use crate::domain::{SHARDS, shard_of};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("no redis connection")]
+    #[error("no redis connection: {0}")]
     Pool(#[from] bb8_redis::bb8::RunError<redis::RedisError>),
-    #[error("redis command failed")]
+    #[error("redis command failed: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("redis did not answer in time")]
     Timeout,

@@ -201,15 +201,31 @@ async fn count_interrupted(deps: &EngineDeps, shard: u16) {
     }
 }
 
+/// Tries to load a shard's retries a few times: a node taking every shard at once reads them
+/// all together, and a busy Redis can answer one of those reads too late. Without them the
+/// sweeper still finds each delivery once it is due, but not sooner.
+async fn load_retries(deps: &EngineDeps, shard: u16) -> Option<Vec<ScheduledRetry>> {
+    const TRIES: u32 = 4;
+    for n in 1..=TRIES {
+        match deps.retry_store.load_shard(shard).await {
+            Ok(r) => return Some(r),
+            Err(e) if n < TRIES => {
+                tracing::debug!(error = %e, shard, try_ = n, "cannot read retries from redis; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(250 << n)).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, shard, "cannot read retries from redis; the sweeper will find them when due");
+            }
+        }
+    }
+    None
+}
+
 /// The shard's retries Redis remembers, without those of unknown or inactive subscriptions
 /// (which are removed from Redis: Postgres holds them).
 async fn resume_retries(deps: &EngineDeps, shard: u16) -> Vec<ScheduledRetry> {
-    let all = match deps.retry_store.load_shard(shard).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(error = %e, shard, "cannot read retries from redis; the sweeper will find them");
-            return Vec::new();
-        }
+    let Some(all) = load_retries(deps, shard).await else {
+        return Vec::new();
     };
     let (keep, stale): (Vec<ScheduledRetry>, Vec<ScheduledRetry>) =
         all.into_iter().partition(|r| {
