@@ -526,14 +526,21 @@ impl Engine {
         self.deps.events.subscribe()
     }
 
-    /// Stops the actors, writes what the persistence actor holds, hands the leases back.
+    /// Stops the actors (the supervisor writes what the persistence actor holds, for at most
+    /// [`SHUTDOWN_WRITE_LIMIT`], and hands the leases back), then gives up the node id.
     pub async fn shutdown(&self) {
         let _ = self.supervisor.send(Shutdown).await;
         self.retention.do_send(Shutdown);
-        self.flush().await;
+        // Whatever was recorded after the supervisor's write; nothing, unless Postgres is
+        // gone, and then the supervisor has said so already.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.flush()).await;
         self.deps.identity.release().await;
     }
 }
+
+/// The longest a stopping node waits to write the outcomes it holds: with Postgres gone it
+/// would wait forever, and a process that never exits is worse than a resend.
+pub const SHUTDOWN_WRITE_LIMIT: Duration = Duration::from_secs(20);
 
 /// The description of the `courier-ops` subscription Courier keeps for
 /// `COURIER_OPS_WEBHOOK_URL`.

@@ -324,3 +324,40 @@ async fn after_a_crash_the_attempts_in_flight_are_counted_as_possible_duplicates
     })
     .await;
 }
+
+/// SIGTERM while Postgres is down and outcomes wait to be written: the node waits for them a
+/// bounded time (`SHUTDOWN_WRITE_LIMIT`, 20 s), says it could not write them, and exits; it
+/// does not retry forever. (Their in-flight marks stay in Redis for the next start to count.)
+#[actix_web::test]
+async fn sigterm_while_postgres_is_down_exits_within_its_bound_and_says_what_it_could_not_write()
+ {
+    let pg = PrivatePostgres::init();
+    let rx = Receiver::start_with(Behaviour::always(Reply::stall(300, 200))).await;
+    let mut courier = Courier::new(
+        &pg.url("courier"),
+        &crate::support::redis_url(),
+        &[("COURIER_DELIVERY_TIMEOUT", "5s")],
+    );
+    courier.start().await;
+    let sub = harness::create_subscription(&courier.base(), &rx.url("/slow")).await;
+    let load = harness::ingest(courier.base(), sub, 12, 4).await;
+    assert_eq!(load.accepted.len(), 12, "{:?}", load.unexpected);
+    rx.wait_for(2, WAIT).await;
+    pg.stop();
+    // The attempts in flight answer; their outcomes cannot be written.
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    let started = std::time::Instant::now();
+    let code = courier.terminate(Duration::from_secs(90));
+    let took = started.elapsed();
+    pg.start();
+    let log = courier.log_text();
+    assert!(code.is_some(), "still running 90 s after SIGTERM; log:\n{log}");
+    assert!(
+        took < Duration::from_secs(60),
+        "took {took:?} to stop; log:\n{log}"
+    );
+    assert!(
+        log.contains("attempt outcomes could not be written before stopping"),
+        "the log says what was not written; log:\n{log}"
+    );
+}

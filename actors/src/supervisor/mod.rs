@@ -293,7 +293,7 @@ impl Handler<Shutdown> for Supervisor {
 
     /// Stops every subscription actor (each finishes its attempts in flight first), waits for
     /// them — at most the delivery timeout plus a margin, saying what it waits for — writes
-    /// what the persistence actor holds, hands every lease back so other nodes take over at
+    /// what the persistence actor holds (at most `SHUTDOWN_WRITE_LIMIT`), hands every lease back so other nodes take over at
     /// once, and stops.
     fn handle(&mut self, _msg: Shutdown, _ctx: &mut Self::Context) -> Self::Result {
         self.stopping = true;
@@ -303,7 +303,19 @@ impl Handler<Shutdown> for Supervisor {
         let (deps, policy) = (self.deps.clone(), self.policy.clone());
         let wait = async move {
             leases::stop_actors(&addrs, bound).await;
-            let _ = deps.persistence.send(crate::messages::Flush).await;
+            let flush = deps.persistence.send(crate::messages::Flush);
+            if tokio::time::timeout(crate::engine::SHUTDOWN_WRITE_LIMIT, flush)
+                .await
+                .is_err()
+            {
+                // Their in-flight marks stay in Redis: the next start counts them as possible
+                // duplicates, and Postgres still has those deliveries due, so they go again.
+                tracing::error!(
+                    limit = ?crate::engine::SHUTDOWN_WRITE_LIMIT,
+                    "attempt outcomes could not be written before stopping (Postgres unreachable); \
+                     their deliveries will be sent again"
+                );
+            }
             let all: Vec<u16> = deps
                 .leases
                 .held()
