@@ -329,8 +329,7 @@ async fn after_a_crash_the_attempts_in_flight_are_counted_as_possible_duplicates
 /// bounded time (`SHUTDOWN_WRITE_LIMIT`, 20 s), says it could not write them, and exits; it
 /// does not retry forever. (Their in-flight marks stay in Redis for the next start to count.)
 #[actix_web::test]
-async fn sigterm_while_postgres_is_down_exits_within_its_bound_and_says_what_it_could_not_write()
- {
+async fn sigterm_while_postgres_is_down_exits_within_its_bound_and_says_what_it_could_not_write() {
     let pg = PrivatePostgres::init();
     let rx = Receiver::start_with(Behaviour::always(Reply::stall(300, 200))).await;
     let mut courier = Courier::new(
@@ -351,7 +350,10 @@ async fn sigterm_while_postgres_is_down_exits_within_its_bound_and_says_what_it_
     let took = started.elapsed();
     pg.start();
     let log = courier.log_text();
-    assert!(code.is_some(), "still running 90 s after SIGTERM; log:\n{log}");
+    assert!(
+        code.is_some(),
+        "still running 90 s after SIGTERM; log:\n{log}"
+    );
     assert!(
         took < Duration::from_secs(60),
         "took {took:?} to stop; log:\n{log}"
