@@ -90,11 +90,11 @@ def metric_sum(text, name, label=None):
 class Cgroup:
     """A cgroup v1 `cpu` group holding one process to `cpus` CPUs (CFS quota)."""
 
-    def __init__(self, name, cpus):
+    def __init__(self, name, cpus, period_us=100000):
         self.path = os.path.join(CGROUP_CPU, name)
         os.makedirs(self.path, exist_ok=True)
-        self._write("cpu.cfs_period_us", "100000")
-        self._write("cpu.cfs_quota_us", str(int(cpus * 100000)))
+        self._write("cpu.cfs_period_us", str(period_us))
+        self._write("cpu.cfs_quota_us", str(int(cpus * period_us)))
 
     def _write(self, f, v):
         with open(os.path.join(self.path, f), "w") as fh:
@@ -233,8 +233,8 @@ class Run:
             cmd = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$1"', cgroup.path, COURIER]
         return self.spawn(name, cmd, e)
 
-    def cgroup(self, name, cpus):
-        g = Cgroup(f"courier-bench-{self.id}-{name}", cpus)
+    def cgroup(self, name, cpus, period_us=100000):
+        g = Cgroup(f"courier-bench-{self.id}-{name}", cpus, period_us)
         self.cgroups.append(g)
         return g
 

@@ -25,7 +25,7 @@ Per node count:
 Ratios are against the 1-node figures of the same invocation.
 
 Knobs: NODES ("1 2 3"), NODE_CPU (0.3), CONNS_PER_NODE (32), SUBS_PER_NODE (8), DURATION (20s),
-WARMUP (5s), OPEN_FRACTION (0.7), OPEN_DURATION (20s), NODE_POOL (COURIER_DB_POOL_SIZE per
+WARMUP (5s), CFS_PERIOD_US (100000; the quota is NODE_CPU × this), OPEN_FRACTION (0.7), OPEN_DURATION (20s), NODE_POOL (COURIER_DB_POOL_SIZE per
 node, 12), NODE_TTL (COURIER_NODE_TTL, 10s), BASE_PORT (18100), SINK_PORT (19150), KEEP_DB=1.
 Needs root (cgroups), the release builds, Postgres and Redis on 127.0.0.1.
 """
@@ -41,6 +41,7 @@ import benchlib as b  # noqa: E402
 
 NODES = [int(x) for x in os.environ.get("NODES", "1 2 3").split()]
 NODE_CPU = float(os.environ.get("NODE_CPU", "0.3"))
+CFS_PERIOD_US = int(os.environ.get("CFS_PERIOD_US", "100000"))
 CPN = int(os.environ.get("CONNS_PER_NODE", "32"))
 SPN = int(os.environ.get("SUBS_PER_NODE", "8"))
 DURATION = b.env_dur("DURATION", "20s")
@@ -74,9 +75,21 @@ def wait_balanced(run, db, node_ids, within=120):
     sys.exit(f"shard leases not balanced after {within}s: {counts}")
 
 
-def sample(run, db, sink, nodes, groups):
+def node_counts(ports):
+    """(messages ingested, attempts made) per node, from each node's /metrics."""
+    out = []
+    for port in ports:
+        try:
+            m = b.http("GET", f"http://127.0.0.1:{port}/metrics").decode()
+            out.append((b.metric_sum(m, "courier_ingest_messages_total"), b.metric_sum(m, "courier_attempts_total")))
+        except OSError:
+            out.append((0.0, 0.0))
+    return out
+
+
+def sample(run, db, sink, nodes, groups, ports):
     busy, total = b.machine_busy()
-    return {"t": time.time(), "pg": b.postgres_ticks(), "rows": run.db_counters(db),
+    return {"t": time.time(), "pg": b.postgres_ticks(), "rows": run.db_counters(db), "counts": node_counts(ports),
             "nodes": [b.proc_ticks(p.pid) for p in nodes], "groups": [g.stat() for g in groups],
             "busy": busy, "total": total, "sink": b.sink_stats(sink), "load": b.loadavg()}
 
@@ -93,20 +106,22 @@ def window(s0, s1, delivered):
             "pg_commits_per_s": round(d_rows[3] / dt),
             "node_cpu": [round((a - z) / b.HZ / dt, 3) for a, z in zip(s1["nodes"], s0["nodes"])],
             "node_throttled": [round(x, 2) for x in thr],
+            "node_ingest_per_s": [round((a[0] - z[0]) / dt) for a, z in zip(s1["counts"], s0["counts"])],
+            "node_attempts_per_s": [round((a[1] - z[1]) / dt) for a, z in zip(s1["counts"], s0["counts"])],
             "machine_busy": round((s1["busy"] - s0["busy"]) / max(1, s1["total"] - s0["total"]) * os.cpu_count(), 2),
             "load_1m": s0["load"]}
 
 
-def phase(run, db, sink, nodes, groups, name, urls, args, warmup, duration):
+def phase(run, db, sink, nodes, groups, ports, name, urls, args, warmup, duration):
     """Runs one loadgen phase; samples at the end of its warm-up and of its window."""
     b.sink_reset(sink)
     lg = run.loadgen(name, urls, args + ["--warmup", f"{warmup}s", "--duration", f"{duration}s"])
     t0 = time.time()
     time.sleep(warmup + 0.1)
     before_window = b.sink_reset(sink)
-    s0 = sample(run, db, sink, nodes, groups)
+    s0 = sample(run, db, sink, nodes, groups, ports)
     time.sleep(max(0.0, t0 + 0.05 + warmup + duration - 0.1 - time.time()))
-    s1 = sample(run, db, sink, nodes, groups)
+    s1 = sample(run, db, sink, nodes, groups, ports)
     gen = run.finish(lg, name)
     w = window(s0, s1, s1["sink"]["ok"])
     # Every accepted request, warm-up included, must reach the sink.
@@ -129,7 +144,7 @@ def measure(run, n, sink):
     ports = [BASE_PORT + i for i in range(1, n + 1)]
     groups, nodes = [], []
     for i, (nid, port) in enumerate(zip(node_ids, ports)):
-        g = run.cgroup(f"{n}-{i + 1}", NODE_CPU)
+        g = run.cgroup(f"{n}-{i + 1}", NODE_CPU, CFS_PERIOD_US)
         p = run.courier(f"n{n}-node{i + 1}", port, db, prefix, nid,
                         {"COURIER_DB_POOL_SIZE": POOL, "COURIER_NODE_TTL": TTL}, g)
         # The first node runs the migrations alone; the others start once it is ready.
@@ -160,12 +175,12 @@ def measure(run, n, sink):
     epochs0 = run.sql(db, "SELECT coalesce(sum(epoch), 0) FROM shards")[0][0]
     res = {"nodes": n, "node_cpu_quota": NODE_CPU, "balance_s": round(balance_s, 1), "leases": counts,
            "subscriptions": len(subs)}
-    res["closed"] = phase(run, db, sink, nodes, groups, f"n{n}-closed", urls,
+    res["closed"] = phase(run, db, sink, nodes, groups, ports, f"n{n}-closed", urls,
                           ["--mode", "closed", "--connections", str(CPN * n)], WARMUP, DURATION)
     b.log(f"closed: {json.dumps(res['closed'])}")
     if OPEN_FRACTION > 0:
         rate = round(OPEN_FRACTION * res["closed"]["sustained_per_s"])
-        res["open"] = phase(run, db, sink, nodes, groups, f"n{n}-open", urls,
+        res["open"] = phase(run, db, sink, nodes, groups, ports, f"n{n}-open", urls,
                             ["--mode", "open", "--rate", str(rate), "--connections", str(256 * n)], 2, OPEN_DURATION)
         res["open"]["rate"] = rate
         b.log(f"open at {rate}/s: {json.dumps(res['open'])}")
@@ -181,7 +196,8 @@ def measure(run, n, sink):
 
 def report(results):
     one = results[0]
-    print(f"\n== scale-out: {NODE_CPU} CPU per node (cgroup v1 CFS quota), closed loop {CPN} conns/node, "
+    print(f"\n== scale-out: {NODE_CPU} CPU per node (cgroup v1 CFS quota {int(NODE_CPU * CFS_PERIOD_US)} µs per "
+          f"{CFS_PERIOD_US} µs), closed loop {CPN} conns/node, "
           f"{SPN} subscriptions/node, {DURATION:.0f}s after {WARMUP:.0f}s warm-up ==")
     hdr = ("nodes", "accepted/s", "delivered/s", "sustained/s", "ratio", "e2e p50", "e2e p99", "ingest p99",
            "drain s", "pg CPU", "pg rows/s", "commits/s", "node CPU", "throttled", "machine", "load")
@@ -207,6 +223,8 @@ def report(results):
     for r in results:
         c = r["closed"]
         per = c["pg_cpu"] / c["sustained_per_s"] * 1000 if c["sustained_per_s"] else 0
+        print(f"{r['nodes']} node(s): ingest/s per node {c['node_ingest_per_s']}, delivery attempts/s per node "
+              f"{c['node_attempts_per_s']}")
         print(f"{r['nodes']} node(s): Postgres {per:.3f} ms CPU and {c['pg_rows_per_s'] / max(1, c['sustained_per_s']):.2f}"
               f" rows per message; leases {r['leases']} (balanced in {r['balance_s']} s, {r['lease_moves']} moves"
               f" while measuring); errors {c['errors']}, undelivered {c['undelivered']}")
@@ -219,7 +237,7 @@ def main():
     try:
         with open(os.path.join(run.out, "env.txt"), "w") as f:
             f.write(f"date={time.strftime('%FT%TZ', time.gmtime())} load={open('/proc/loadavg').read().strip()} "
-                    f"NODES={NODES} NODE_CPU={NODE_CPU} CPN={CPN} SPN={SPN} DURATION={DURATION} WARMUP={WARMUP} "
+                    f"NODES={NODES} NODE_CPU={NODE_CPU} CFS_PERIOD_US={CFS_PERIOD_US} CPN={CPN} SPN={SPN} DURATION={DURATION} WARMUP={WARMUP} "
                     f"OPEN_FRACTION={OPEN_FRACTION} POOL={POOL} TTL={TTL}\n")
         sink = run.sink("sink", SINK_PORT)
         results = [measure(run, n, sink) for n in NODES]
