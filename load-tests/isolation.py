@@ -83,6 +83,7 @@ class Sampler(threading.Thread):
         return {"permits_in_use_peak": peak("permits_in_use"), "permits_in_use_mean": mean("permits_in_use"),
                 "waiters_peak": peak("waiters"), "reduced_subscriptions_peak": peak("reduced"),
                 "stall_in_flight_peak": peak("stall_in_flight"), "stall_in_flight_mean": mean("stall_in_flight"),
+                "permits_in_use_last": r[-1]["permits_in_use"], "stall_in_flight_last": r[-1]["stall_in_flight"],
                 "courier_cpu": round((r[-1]["ticks"] - r[0]["ticks"]) / b.HZ / dt, 2),
                 "machine_busy": round(busy * os.cpu_count(), 2)}
 
