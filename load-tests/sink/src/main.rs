@@ -8,13 +8,13 @@
 //!   now, which with `--delay-ms` is how many attempts the sender holds open against it).
 //! - `POST /reset` zeroes everything and answers `{reset, count_before, ok_before}`.
 //!   `GET /health` → `200`.
+//! - `--delay-ms` is at most 60 s: a slow or stalled receiver still answers every request.
 //!
 //! Settings (flag or env, flag wins): `--bind`/`SINK_BIND` (127.0.0.1:9100),
 //! `--workers`/`SINK_WORKERS` (available cores), `--fail-rate`/`SINK_FAIL_RATE` (0..1: answer
 //! 500 to that fraction, for failing-receiver scenarios), `--delay-ms`/`SINK_DELAY_MS` (answer
-//! after that long, for slow and stalled receivers; at most 60 s, so every request ends),
-//! `--status`/`SINK_STATUS` (success status, default 200; 202 lets the sink stand in for
-//! Courier's ingest when dry-running the k6 scripts).
+//! after that long, for slow receivers), `--status`/`SINK_STATUS` (success status, default 200;
+//! 202 lets the sink stand in for Courier's ingest when dry-running the k6 scripts).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -128,11 +128,20 @@ struct Stats {
 }
 
 impl Stats {
-    /// Zeroes everything and returns the `count` and `ok` it took away (read and zeroed in one
-    /// step each, so a caller adding them to later figures loses no delivery).
-    fn reset(&self) -> (u64, u64) {
-        let count = self.count.swap(0, Ordering::Relaxed);
-        let ok = self.ok.swap(0, Ordering::Relaxed);
+    /// Zeroes `count` and `ok` and returns what they held (each read and zeroed in one step,
+    /// so a caller adding them to later figures loses no delivery); restarts the peak of
+    /// requests in flight. `reset` zeroes the rest.
+    fn take_counts(&self) -> (u64, u64) {
+        self.peak_in_flight
+            .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
+        (
+            self.count.swap(0, Ordering::Relaxed),
+            self.ok.swap(0, Ordering::Relaxed),
+        )
+    }
+
+    /// Zeroes every figure but `count` and `ok` (see `take_counts`).
+    fn reset(&self) {
         for c in [
             &self.failed,
             &self.retried,
@@ -144,9 +153,6 @@ impl Stats {
             c.store(0, Ordering::Relaxed);
         }
         self.latency.reset();
-        self.peak_in_flight
-            .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
-        (count, ok)
     }
 
     fn snapshot(&self) -> serde_json::Value {
@@ -267,7 +273,8 @@ async fn stats(st: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn reset(st: web::Data<AppState>) -> HttpResponse {
-    let (count, ok) = st.stats.reset();
+    let (count, ok) = st.stats.take_counts();
+    st.stats.reset();
     st.seq.store(0, Ordering::Relaxed);
     HttpResponse::Ok()
         .json(serde_json::json!({"reset": true, "count_before": count, "ok_before": ok}))
