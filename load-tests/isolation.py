@@ -20,8 +20,8 @@ measured over every message of the phase:
 In `busy` and `stalled` the extra traffic starts LEAD seconds before the healthy traffic, so the
 stalled subscriptions hold their attempts (and the node's attempt permits are contested) from
 the first healthy message. During each phase, every second: `courier_attempt_permits{in_use}`,
-`courier_attempt_permit_waiters`, the stall sink's requests in flight, Courier's CPU and the
-machine's. Knobs: HEALTHY, HEALTHY_RATE (400), STALLED (80), STALL_RATE (320), STALL_MS (6000),
+`courier_attempt_permit_waiters`, the stall sink's requests in flight, Courier's, Postgres'
+and the machine's CPU. Knobs: HEALTHY, HEALTHY_RATE (400), STALLED (80), STALL_RATE (320), STALL_MS (6000),
 MAX_IN_FLIGHT (16), MAX_ATTEMPTS (1024), DURATION (30s), LEAD (15s), PORT (18200),
 SINK_PORT (19250, +1 busy, +2 stall), PHASES ("quiet busy stalled"), KEEP_DB=1.
 """
@@ -63,6 +63,7 @@ class Sampler(threading.Thread):
                 m = b.http("GET", self.api + "/metrics").decode()
                 self.rows.append({
                     "t": time.time(), "ticks": b.proc_ticks(self.pid), "busy": b.machine_busy(),
+                    "pg": b.postgres_ticks(),
                     "permits_in_use": b.metric_sum(m, "courier_attempt_permits", 'state="in_use"'),
                     "waiters": b.metric_sum(m, "courier_attempt_permit_waiters"),
                     "reduced": b.metric_sum(m, "courier_concurrency_reduced_subscriptions"),
@@ -85,6 +86,7 @@ class Sampler(threading.Thread):
                 "stall_in_flight_peak": peak("stall_in_flight"), "stall_in_flight_mean": mean("stall_in_flight"),
                 "permits_in_use_last": r[-1]["permits_in_use"], "stall_in_flight_last": r[-1]["stall_in_flight"],
                 "courier_cpu": round((r[-1]["ticks"] - r[0]["ticks"]) / b.HZ / dt, 2),
+                "pg_cpu": round(b.postgres_cpu_s(r[0]["pg"], r[-1]["pg"]) / dt, 2),
                 "machine_busy": round(busy * os.cpu_count(), 2)}
 
 
@@ -134,13 +136,14 @@ def report(results):
           f"{STALL_RATE}/s (max_in_flight {MAX_IN_FLIGHT}); stalled receivers answer after {STALL_MS} ms, "
           f"delivery timeout 5 s, COURIER_MAX_ATTEMPTS_IN_FLIGHT={MAX_ATTEMPTS}; {DURATION:.0f}s per phase ==")
     cols = ("phase", "healthy/s", "e2e p50", "e2e p95", "e2e p99", "e2e max", "ingest p99", "delivered",
-            "permits", "waiters", "stall infl", "courier CPU", "machine", "load")
+            "permits", "waiters", "stall infl", "courier CPU", "pg CPU", "machine", "load")
     print(" ".join(f"{c:>11}" for c in cols))
     for r in results:
         row = (r["phase"], r["healthy_accepted_per_s"], r["e2e_p50_ms"], r["e2e_p95_ms"], r["e2e_p99_ms"],
                r["e2e_max_ms"], r["healthy_ingest_p99_ms"], f"{r['healthy_delivered']}/{r['healthy_expected']}",
                f"{r.get('permits_in_use_peak', '-')}", f"{r.get('waiters_peak', '-')}",
-               f"{r.get('stall_in_flight_peak', '-')}", r.get("courier_cpu", "-"), r.get("machine_busy", "-"),
+               f"{r.get('stall_in_flight_peak', '-')}", r.get("courier_cpu", "-"), r.get("pg_cpu", "-"),
+               r.get("machine_busy", "-"),
                r["load_1m"])
         print(" ".join(f"{v!s:>11}" for v in row))
     base = next((r for r in results if r["phase"] == "quiet"), None)
