@@ -6,8 +6,27 @@ use courier::settings::Settings;
 use courier::startup::Application;
 use courier::telemetry;
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    limit_malloc_arenas();
+    actix_web::rt::System::new().block_on(run())
+}
+
+/// glibc gives each thread that allocates under contention an arena of its own and keeps
+/// what it freed there: with 100,000 subscriptions busy at once, that spread was 45–60 MiB
+/// of the peak (docs/benchmarks.md, T5); two arenas avoid most of it. `MALLOC_ARENA_MAX`,
+/// when set, is the operator's choice and glibc reads it itself.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; called before any other thread
+        // exists, and a refusal (return 0) leaves glibc's default in place.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {

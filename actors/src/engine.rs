@@ -27,6 +27,7 @@ use crate::db::subscriptions::{self, SubscriptionRow, SubscriptionSpec};
 use crate::directory::{Applied, Directory};
 use crate::domain::{DeliveryStatus, EventType, Invalid, SigningSecret, SubscriptionStatus};
 use crate::headers::CredentialHeaders;
+use crate::health_reads::HealthReads;
 use crate::job::DeliveryJob;
 use crate::lifecycle::{self, Committed, LifecycleError};
 use crate::messages::{
@@ -110,6 +111,11 @@ pub struct EngineDeps {
     pub events: broadcast::Sender<AttemptEvent>,
     /// Node-wide attempt permits (`max_attempts_in_flight`), shared fairly.
     pub capacity: Capacity,
+    /// Starting actors' health reads, batched.
+    pub health_reads: HealthReads,
+    /// Subscription actors' page, load and ordering-head reads in progress at once (half the
+    /// pool): a sweep that wakes thousands of actors queues them here, not in the pool.
+    pub read_slots: Arc<tokio::sync::Semaphore>,
     /// Changes the directory applied, for the supervisor.
     changes: mpsc::UnboundedSender<Applied>,
     /// Set once the supervisor runs (it starts after these dependencies).
@@ -120,6 +126,11 @@ impl EngineDeps {
     pub fn publish(&self, event: AttemptEvent) {
         // No listener is fine: the stream is best-effort; the log is in Postgres.
         let _ = self.events.send(event);
+    }
+
+    /// The supervisor, once it runs (subscription actors tell it when they stop).
+    pub fn supervisor(&self) -> Option<&Addr<Supervisor>> {
+        self.supervisor.get()
     }
 
     /// Tells the supervisor what the directory applied.
@@ -294,6 +305,10 @@ impl Engine {
             credential_headers,
             events,
             capacity,
+            health_reads: HealthReads::start(db.clone()),
+            read_slots: Arc::new(tokio::sync::Semaphore::new(
+                (db.options().get_max_connections() as usize / 2).max(1),
+            )),
             changes,
             supervisor: std::sync::OnceLock::new(),
         });

@@ -14,7 +14,8 @@
 //!   the actor tree that sends; beside it [`persistence`] (group-committed ingests, fenced
 //!   outcome batches) and [`retention`]. [`messages`] lists what they say to each other;
 //!   [`retry_store`] is the Redis schedule and in-flight marks.
-//! - [`capacity`]: the node's attempt permits, shared fairly among subscriptions.
+//! - [`capacity`]: the node's attempt permits, shared fairly among subscriptions;
+//!   [`health_reads`]: starting actors' health reads, batched.
 //! - [`engine`]: the handle the HTTP server holds to start, use and stop all of it.
 //! - [`access`] (API keys, sessions), [`crypto`] (encryption at rest), [`catalog`] (event
 //!   types and their schemas): tenancy's building blocks, independent of the engine.
@@ -34,6 +35,7 @@ pub mod engine;
 pub mod feed;
 pub mod filter;
 pub mod headers;
+pub mod health_reads;
 pub mod job;
 pub mod lifecycle;
 pub mod messages;

@@ -204,7 +204,23 @@ async fn renew(
     valid_until: Instant,
     report: &mut TickReport,
 ) {
-    let held = leases.held();
+    // A lease this node stopped trusting (its local deadline passed: its actors stopped and
+    // dropped what they knew) is not renewed under the same epoch: it is taken again under a
+    // new one, so whatever the old epoch still tries to record is refused and counted.
+    let now = Instant::now();
+    let (held, lapsed): (Vec<LeaseRow>, Vec<LeaseRow>) =
+        leases.held().into_iter().partition(|row| {
+            u16::try_from(row.shard)
+                .ok()
+                .and_then(|s| leases.read().mine.get(&s).map(|l| l.valid_until > now))
+                .unwrap_or(false)
+        });
+    for row in &lapsed {
+        if let Ok(shard) = u16::try_from(row.shard) {
+            leases.remove(shard);
+            report.lost.push(shard);
+        }
+    }
     let renewed = match shards::renew(db, &policy.node, &held, policy.ttl_secs()).await {
         Ok(r) => r,
         Err(e) => {
@@ -308,6 +324,17 @@ pub async fn release(db: &PgPool, policy: &LeasePolicy, leases: &Leases, shards_
     }
 }
 
+/// What [`Identity::confirm`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityCheck {
+    /// This process holds its node id.
+    Held,
+    /// Another live process holds it (or this one gave it up at shutdown).
+    Taken,
+    /// Postgres cannot be reached: nothing is known, and leases lapse on their own.
+    Unreachable,
+}
+
 /// Holds the advisory lock that says this process runs as `node`, for as long as it lives.
 pub struct Identity {
     conn: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
@@ -355,31 +382,31 @@ impl Identity {
     }
 
     /// Whether this process still holds its id (re-claiming it after a lost connection).
-    pub async fn confirm(&self) -> bool {
+    pub async fn confirm(&self) -> IdentityCheck {
         use sqlx::Connection as _;
         let mut guard = self.conn.lock().await;
         if self.released.load(std::sync::atomic::Ordering::SeqCst) {
-            return false;
+            return IdentityCheck::Taken;
         }
         if let Some(conn) = guard.as_mut()
             && conn.ping().await.is_ok()
         {
-            return true;
+            return IdentityCheck::Held;
         }
         *guard = None;
         let Ok(mut conn) = sqlx::PgConnection::connect(&self.url).await else {
-            return false;
+            return IdentityCheck::Unreachable;
         };
         match shards::lock_identity(&mut conn, &self.node).await {
             Ok(true) => {
                 *guard = Some(conn);
-                true
+                IdentityCheck::Held
             }
             Ok(false) => {
                 tracing::error!(node = %self.node, "another process now runs as this node id; this one stops delivering");
-                false
+                IdentityCheck::Taken
             }
-            Err(_) => false,
+            Err(_) => IdentityCheck::Unreachable,
         }
     }
 }

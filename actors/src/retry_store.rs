@@ -8,6 +8,8 @@
 //!   `"{delivery_id}:{attempt}"`, value `"{node}:{epoch}"`, written **before** the attempt is
 //!   sent and cleared once its outcome is written. Whatever is still there when a node takes
 //!   the shard was interrupted; those without a recorded attempt are the possible duplicates.
+//!   An outcome that could not be recorded (refused for a lost lease, or dropped) clears its
+//!   mark and is counted then, unless a node taking the shard got to the mark first.
 //!
 //! Failures here are logged and never fatal.
 
@@ -22,9 +24,9 @@ use crate::domain::{SHARDS, shard_of};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("no redis connection")]
+    #[error("no redis connection: {0}")]
     Pool(#[from] bb8_redis::bb8::RunError<redis::RedisError>),
-    #[error("redis command failed")]
+    #[error("redis command failed: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("redis did not answer in time")]
     Timeout,
@@ -136,6 +138,34 @@ impl RetryStore {
                 false
             }
             Err(_) => false,
+        }
+    }
+
+    /// Clears the marks of attempts whose outcome was not recorded and returns how many were
+    /// still there: those no node taking their shard has counted yet. When Redis cannot say,
+    /// all of them (better counted twice than not at all).
+    pub async fn take_unrecorded(&self, marks: &[Mark]) -> u64 {
+        if marks.is_empty() {
+            return 0;
+        }
+        let mut pipe = redis::pipe();
+        for m in marks {
+            pipe.hdel(
+                self.marks_key(m.shard),
+                format!("{}:{}", m.delivery_id, m.attempt),
+            );
+        }
+        let removed: Result<Vec<u64>, StoreError> = async {
+            let mut conn = self.redis.get().await?;
+            Ok(pipe.query_async(&mut *conn).await?)
+        }
+        .await;
+        match removed {
+            Ok(r) => r.iter().sum(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot clear in-flight marks; counting them all");
+                marks.len() as u64
+            }
         }
     }
 

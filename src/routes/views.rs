@@ -37,7 +37,8 @@ pub struct AttemptView {
     #[schema(value_type = Option<Object>)]
     pub response_headers: Option<Value>,
     pub duration_ms: i32,
-    /// `timeout`, `connect`, `dns`, `tls`, `http_status` or `blocked_target`.
+    /// `timeout`, `connect`, `dns`, `tls`, `http_status`, `blocked_target`, `invalid_response`
+    /// (a malformed or oversized answer head) or `secret_unavailable`.
     pub error_class: Option<String>,
     pub error_message: Option<String>,
     pub succeeded: bool,

@@ -6,14 +6,14 @@ use serde_json::json;
 
 use crate::support::{API_KEY, TestApp, hub_signature, id_of};
 
-enum Auth {
+pub(crate) enum Auth {
     Key,
     None,
     Wrong,
     Basic,
 }
 
-struct Case {
+pub(crate) struct Case {
     name: &'static str,
     method: &'static str,
     /// `{id}` is replaced by an existing subscription's id, `{missing}` by an unknown one.
@@ -26,7 +26,7 @@ struct Case {
     code: &'static str,
 }
 
-fn case(
+pub(crate) fn case(
     name: &'static str,
     method: &'static str,
     path: &'static str,
@@ -46,7 +46,7 @@ fn case(
     }
 }
 
-fn create(name: &'static str, body: &str, status: u16, code: &'static str) -> Case {
+pub(crate) fn create(name: &'static str, body: &str, status: u16, code: &'static str) -> Case {
     case(name, "POST", "/subscriptions/", Some(body), status, code)
 }
 
@@ -507,7 +507,7 @@ fn subscription_cases() -> Vec<Case> {
 }
 
 /// Runs every case; `ids` replace placeholders such as `{id}` in paths.
-async fn run_catalogue(app: &TestApp, cases: Vec<Case>, ids: &[(&str, &str)]) {
+pub(crate) async fn run_catalogue(app: &TestApp, cases: Vec<Case>, ids: &[(&str, &str)]) {
     let before = app.snapshot().await;
     let missing = uuid::Uuid::now_v7().to_string();
     let mut failures = Vec::new();
@@ -566,7 +566,7 @@ async fn every_bad_subscription_request_gets_its_4xx_and_changes_nothing() {
 /// The secret of the catalogue's signed subscription (`{signed}`).
 const SIGNED_SECRET: &str = "catalogue-secret";
 
-fn post(
+pub(crate) fn post(
     name: &'static str,
     path: &'static str,
     body: &str,
@@ -576,7 +576,7 @@ fn post(
     case(name, "POST", path, Some(body), status, code)
 }
 
-fn get(name: &'static str, path: &'static str, status: u16, code: &'static str) -> Case {
+pub(crate) fn get(name: &'static str, path: &'static str, status: u16, code: &'static str) -> Case {
     case(name, "GET", path, None, status, code)
 }
 

@@ -13,6 +13,7 @@ mod flow;
 mod ingest;
 mod keyring;
 mod nodes;
+mod nul_bytes;
 mod operations;
 mod portal;
 mod receiver;

@@ -5,6 +5,7 @@
 
 mod harness;
 mod ordering;
+mod postgres;
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use harness::{
     Courier, LoadResult, PrivateRedis, Receiver, TestDb, create_subscription, duplicates, ingest,
     report,
 };
+use postgres::PrivatePostgres;
 
 const SHARED_REDIS: &str = "redis://127.0.0.1:6379";
 
@@ -383,112 +385,6 @@ async fn a_100k_backlog_keeps_memory_bounded() {
     ));
     assert!(delivered > 0, "the backlog drains");
     assert!(peak < 200 * 1024, "RSS {peak} KiB with a 100k backlog");
-}
-
-/// A Postgres cluster the test owns, so it can be stopped and started (needs root, which
-/// CI and the development machines have, to run it as the `postgres` user).
-struct PrivatePostgres {
-    dir: std::path::PathBuf,
-    port: u16,
-}
-
-impl PrivatePostgres {
-    fn bin(tool: &str) -> String {
-        let version = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()
-            .and_then(|d| {
-                d.filter_map(Result::ok)
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .max()
-            })
-            .unwrap_or_else(|| "15".into());
-        format!("/usr/lib/postgresql/{version}/bin/{tool}")
-    }
-
-    fn as_postgres(args: &[&str]) -> std::process::Output {
-        std::process::Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .args(args)
-            .output()
-            .expect("runuser")
-    }
-
-    fn init() -> Self {
-        let dir = std::env::temp_dir().join(harness::unique("courier_pg"));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let _ = std::process::Command::new("chown")
-            .args(["postgres:postgres", &dir.to_string_lossy()])
-            .status();
-        let out = Self::as_postgres(&[
-            &Self::bin("initdb"),
-            "-D",
-            &dir.join("data").to_string_lossy(),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-        ]);
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let pg = Self {
-            dir,
-            port: harness::free_port(),
-        };
-        pg.start();
-        pg
-    }
-
-    fn start(&self) {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on",
-            self.port,
-            self.dir.to_string_lossy()
-        );
-        let log = self.dir.join("pg.log");
-        let out = Self::as_postgres(&[
-            &Self::bin("pg_ctl"),
-            "-D",
-            &self.dir.join("data").to_string_lossy(),
-            "-o",
-            &opts,
-            "-l",
-            &log.to_string_lossy(),
-            "-w",
-            "start",
-        ]);
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Stops at once, like a crash (`-m immediate`).
-    fn stop(&self) {
-        let _ = Self::as_postgres(&[
-            &Self::bin("pg_ctl"),
-            "-D",
-            &self.dir.join("data").to_string_lossy(),
-            "-m",
-            "immediate",
-            "-w",
-            "stop",
-        ]);
-    }
-
-    fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 #[actix_web::test]

@@ -67,12 +67,10 @@ pub async fn write(
     node: &str,
     batch: &[OutcomeRow],
 ) -> Result<Vec<usize>, sqlx::Error> {
+    // The commit waits for the disk (the server's `synchronous_commit`, on by default): an
+    // outcome acknowledged here releases its in-flight mark, so one a Postgres crash could
+    // still lose would be sent again without being counted as a possible duplicate.
     let mut tx = pool.begin().await?;
-    // An outcome lost to a Postgres crash only means the delivery is sent again (at least
-    // once), so these commits need not wait for the disk; ingest commits always do.
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
     let held = held_leases(&mut tx, node, batch).await?;
     let (ok, refused): (Vec<usize>, Vec<usize>) =
         (0..batch.len()).partition(|&i| held.contains(&(batch[i].shard, batch[i].epoch)));

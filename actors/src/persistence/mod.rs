@@ -198,20 +198,29 @@ impl PersistenceActor {
             .filter(|(i, (o, _))| kept(i) && o.row.update.status != DeliveryStatus::Retrying)
             .map(|(_, (o, _))| (o.subscription_id, o.row.update.id))
             .collect();
-        let unmark: Vec<Mark> = batch.iter().map(|(o, _)| o.mark).collect();
+        let (kept_marks, unrecorded): (Vec<_>, Vec<_>) = batch
+            .iter()
+            .enumerate()
+            .map(|(i, (o, _))| (kept(&i), o.mark))
+            .partition(|(k, _)| *k);
+        let unmark: Vec<Mark> = kept_marks.into_iter().map(|(_, m)| m).collect();
+        let unrecorded: Vec<Mark> = unrecorded.into_iter().map(|(_, m)| m).collect();
         let store = self.retry_store.clone();
         let end = self.written;
         self.settling.push_back((end, false));
         ctx.spawn(
-            async move { store.apply(&add, &remove, &unmark).await }
-                .into_actor(self)
-                .map(move |(), act, _| {
-                    // Dropping each entry releases its permit; the waiter learns it is written.
-                    for (_, waiter) in batch {
-                        let _ = waiter.send(());
-                    }
-                    act.settle(end);
-                }),
+            async move {
+                store.apply(&add, &remove, &unmark).await;
+                count_unrecorded(&store, &unrecorded).await;
+            }
+            .into_actor(self)
+            .map(move |(), act, _| {
+                // Dropping each entry releases its permit; the waiter learns it is written.
+                for (_, waiter) in batch {
+                    let _ = waiter.send(());
+                }
+                act.settle(end);
+            }),
         );
     }
 
@@ -260,6 +269,20 @@ impl PersistenceActor {
             act.marking = false;
             act.write_marks(ctx);
         }));
+    }
+}
+
+/// Attempts whose outcome was not recorded (refused for a lost lease, or dropped) are sent
+/// again by whoever owns their delivery: each is a possible duplicate, counted here unless a
+/// node taking the shard already found its in-flight mark and counted it.
+async fn count_unrecorded(store: &RetryStore, marks: &[Mark]) {
+    let n = store.take_unrecorded(marks).await;
+    if n > 0 {
+        metrics::counter!("courier_possible_duplicates_total").increment(n);
+        tracing::warn!(
+            count = n,
+            "attempts whose outcomes were not recorded will be sent again (possible duplicates)"
+        );
     }
 }
 

@@ -8,10 +8,11 @@
 //!
 //! Must never: go below 1 or above `max_in_flight`, or cut twice for one window.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
+
+use super::tables::{IdMap, Shrink};
 
 /// What an outcome says about the receiver's capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +33,7 @@ pub struct Adaptive {
     sends: u64,
     cut_at: u64,
     /// In-flight attempts: when each started, and its send number.
-    started: HashMap<Uuid, (Instant, u64)>,
+    started: IdMap<(Instant, u64)>,
 }
 
 impl Adaptive {
@@ -43,7 +44,7 @@ impl Adaptive {
             max,
             sends: 0,
             cut_at: 0,
-            started: HashMap::new(),
+            started: IdMap::default(),
         }
     }
 
@@ -66,6 +67,16 @@ impl Adaptive {
     /// Whether it is below its `max_in_flight`.
     pub fn is_reduced(&self) -> bool {
         self.limit() < self.max
+    }
+
+    /// Gives back the table's spare memory (an idle subscription).
+    pub fn shrink(&mut self) {
+        self.started.shrink();
+    }
+
+    #[cfg(test)]
+    pub fn allocated(&self) -> usize {
+        self.started.capacity()
     }
 
     pub fn sent(&mut self, id: Uuid, now: Instant) {

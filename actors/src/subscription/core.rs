@@ -7,13 +7,14 @@
 //! Redis remembered, operator requeues), a "backlog" note (the sweeper saw due rows in
 //! Postgres: the core pages through them itself, in due order, by keyset), and its own
 //! retries. An id is held at most once (`known`), and an id whose outcome is not yet written
-//! (`unwritten`) or was written within [`RECENT`] is never taken again from a page or a
-//! hand-over, so nothing is sent twice by this node.
+//! (`unwritten`) or was written within [`RECENT`] (or after the page being read was asked
+//! for) is never taken again from a page or a hand-over, so nothing is sent twice by this
+//! node.
 //!
 //! Must never: exceed its adaptive concurrency (within `max_in_flight`) or the rate limit, send while throttled or inactive,
 //! hold more than [`READY_MAX`] payloads.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ use uuid::Uuid;
 
 use super::concurrency::{Adaptive, Signal};
 use super::keys::Keys;
+use super::tables::{IdMap, IdSet};
 use crate::clock::{Clock, GovernorClock};
 use crate::db::deliveries::PageCursor;
 use crate::db::health::Health;
@@ -96,10 +98,11 @@ pub struct Core<C: Clock> {
     /// How many attempts may be in flight now (adaptive, within `max_in_flight`).
     adaptive: Adaptive,
     timeout: Duration,
-    /// Its own retry schedule, when it has one.
-    schedule: Option<RetrySchedule>,
+    /// Its own retry schedule, when it has one (boxed: most have none).
+    schedule: Option<Box<RetrySchedule>>,
     rate: Option<i32>,
-    limiter: Option<Limiter<C>>,
+    /// Only subscriptions with a rate limit have one (boxed: most have none).
+    limiter: Option<Box<Limiter<C>>>,
     /// Due now, payload in hand, in order.
     ready: VecDeque<DeliveryJob>,
     /// Due now, known by id only.
@@ -107,22 +110,23 @@ pub struct Core<C: Clock> {
     /// Future attempts: `(due ms, id)`.
     scheduled: BTreeSet<(i64, Uuid)>,
     /// Every id in `ready`, `to_load`, `scheduled` or in flight.
-    known: HashSet<Uuid>,
+    known: IdSet,
     /// Outcomes handed to the persistence actor and not yet written.
     /// How many of each id's outcomes are handed over and not yet written (a retry can be
     /// sent, and its outcome handed over, before the previous outcome's write returns).
-    unwritten: HashMap<Uuid, u32>,
+    unwritten: IdMap<u32>,
     /// Ids whose outcomes were written within [`RECENT`], oldest first, and as a set.
     recent: VecDeque<(Instant, Uuid)>,
-    recent_ids: HashSet<Uuid>,
+    recent_ids: IdSet,
     /// Attempts made so far by the retries scheduled here (Postgres may lag behind).
-    attempts_made: HashMap<Uuid, (i32, i32)>,
+    attempts_made: IdMap<(i32, i32)>,
     /// Postgres may hold due rows not in memory; page from this cursor.
     backlog: Option<Option<PageCursor>>,
     /// Ordering keys: which delivery each may send.
     keys: Keys,
     loading: bool,
-    paging: bool,
+    /// When the page being read was asked for (none is being read when `None`).
+    paging: Option<Instant>,
     in_flight: usize,
     throttled_until: Option<Instant>,
     consecutive_throttles: u32,
@@ -143,15 +147,15 @@ impl<C: Clock> Core<C> {
             ready: VecDeque::new(),
             to_load: VecDeque::new(),
             scheduled: BTreeSet::new(),
-            known: HashSet::new(),
-            unwritten: HashMap::new(),
+            known: IdSet::default(),
+            unwritten: IdMap::default(),
             recent: VecDeque::new(),
-            recent_ids: HashSet::new(),
-            attempts_made: HashMap::new(),
+            recent_ids: IdSet::default(),
+            attempts_made: IdMap::default(),
             backlog: None,
             keys: Keys::default(),
             loading: false,
-            paging: false,
+            paging: None,
             in_flight: 0,
             throttled_until: None,
             consecutive_throttles: 0,
@@ -186,7 +190,7 @@ impl<C: Clock> Core<C> {
             .timeout_ms
             .and_then(|ms| u64::try_from(ms).ok())
             .map_or(self.cfg.delivery_timeout, Duration::from_millis);
-        self.schedule = row.retry_schedule();
+        self.schedule = row.retry_schedule().map(Box::new);
         if self.rate != row.rate_limit_per_second || self.limiter.is_none() {
             self.rate = row.rate_limit_per_second;
             self.limiter = limiter(row.rate_limit_per_second, &self.clock);
@@ -241,7 +245,7 @@ impl<C: Clock> Core<C> {
             && self.in_flight == 0
             && self.unwritten.is_empty()
             && !self.loading
-            && !self.paging
+            && self.paging.is_none()
             && self.keys.is_idle()
     }
 
@@ -264,7 +268,9 @@ impl<C: Clock> Core<C> {
     fn forget_old(&mut self) {
         let now = self.clock.now();
         while let Some(&(at, id)) = self.recent.front() {
-            if now.saturating_duration_since(at) < RECENT {
+            // Kept while a page asked for before its write is still being read, however
+            // long that takes: that page shows it as it was, still due.
+            if now.saturating_duration_since(at) < RECENT || self.paging.is_some_and(|p| p <= at) {
                 break;
             }
             self.recent.pop_front();
@@ -288,8 +294,8 @@ impl<C: Clock> Core<C> {
                 let n = self.to_load.len().min(LOAD_BATCH);
                 return Step::Load(self.to_load.drain(..n).collect());
             }
-            if let Some(cursor) = self.backlog.filter(|_| !self.paging) {
-                self.paging = true;
+            if let Some(cursor) = self.backlog.filter(|_| self.paging.is_none()) {
+                self.paging = Some(now);
                 return Step::Page(cursor);
             }
         }
@@ -417,31 +423,22 @@ impl<C: Clock> Core<C> {
             self.recent.push_back((self.clock.now(), id));
         }
     }
-
-    /// Drops everything memory holds: Postgres has it (due or held).
-    fn release_memory(&mut self) {
-        self.ready.clear();
-        self.to_load.clear();
-        self.scheduled.clear();
-        self.attempts_made.clear();
-        self.known.clear();
-        self.backlog = None;
-        self.keys.clear();
-    }
 }
 
-fn limiter<C: Clock>(rate: Option<i32>, clock: &C) -> Option<Limiter<C>> {
+fn limiter<C: Clock>(rate: Option<i32>, clock: &C) -> Option<Box<Limiter<C>>> {
     let rate = NonZeroU32::new(u32::try_from(rate?).ok()?)?;
-    Some(RateLimiter::direct_with_clock(
+    Some(Box::new(RateLimiter::direct_with_clock(
         Quota::per_second(rate),
         GovernorClock(clock.clone()),
-    ))
+    )))
 }
 
 #[path = "decide.rs"]
 mod decide;
 #[path = "intake.rs"]
 mod intake;
+#[path = "memory.rs"]
+mod memory;
 
 #[cfg(test)]
 #[path = "core_tests.rs"]

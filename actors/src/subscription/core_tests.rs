@@ -454,3 +454,84 @@ fn a_keys_next_head_is_read_only_after_its_last_outcome_is_written_not_an_earlie
     c.written(x.delivery_id);
     assert!(matches!(c.plan(true), Step::Heads(k) if k == vec!["acct-1".to_owned()]));
 }
+
+#[test]
+fn a_page_read_before_an_outcome_was_written_does_not_send_it_again() {
+    let r = row(4, None);
+    let (mut c, clock) = core(&r);
+    let mut j = job(r.id);
+    j.attempts_made = 2; // its last attempt: the schedule allows three
+    c.add_jobs(vec![j.clone()]);
+    c.note_backlog();
+    // The sweeper saw due rows: a page is asked for, then the job goes out.
+    assert!(matches!(c.plan(true), Step::Page(None)));
+    let s = sent(c.plan(true));
+    let timeout = AttemptOutcome::Failed {
+        class: ErrorClass::Timeout,
+    };
+    assert_eq!(c.outcome(&s, &timeout).status, DeliveryStatus::Failed);
+    c.written(s.delivery_id);
+    // The page answers only now — long after the write (a slow pool after an outage) —
+    // with the row as it was when it was read: still due.
+    clock.advance(RECENT * 3);
+    c.paged(vec![j], None, LOAD_BATCH);
+    assert!(
+        matches!(c.plan(true), Step::Idle),
+        "a page older than the written outcome must not send the delivery again"
+    );
+}
+
+#[test]
+fn an_idle_core_gives_its_tables_back_once_the_written_ids_are_forgotten() {
+    let r = row(4, None);
+    let (mut c, clock) = core(&r);
+    c.add_jobs((0..20).map(|_| job(r.id)).collect());
+    let mut out = Vec::new();
+    while let Step::Send(j) = c.plan(true) {
+        out.push(j);
+    }
+    while !out.is_empty() {
+        for j in out.drain(..) {
+            c.outcome(&j, &AttemptOutcome::Success { status: 200 });
+            c.written(j.delivery_id);
+        }
+        while let Step::Send(j) = c.plan(true) {
+            out.push(j);
+        }
+    }
+    assert!(c.is_idle());
+    assert!(c.allocated() > 0, "the tables grew while it worked");
+    c.compact();
+    assert!(c.allocated() > 0, "just-written ids are still remembered");
+    clock.advance(RECENT);
+    c.compact();
+    assert_eq!(c.allocated(), 0, "nothing left allocated");
+    // And it still works as before.
+    c.add_jobs(vec![job(r.id)]);
+    sent(c.plan(true));
+}
+
+#[test]
+fn the_ordering_key_table_exists_only_while_a_key_is_in_use() {
+    let r = row(4, None);
+    let (mut c, _) = core(&r);
+    assert_eq!(c.allocated(), 0);
+    let mut j = job(r.id);
+    j.ordering_key = Some(Arc::from("k"));
+    c.add_jobs(vec![j]);
+    assert!(c.allocated() > 0, "a keyed delivery makes the table");
+    let Step::Heads(keys) = c.plan(true) else {
+        panic!("the key's head is read first");
+    };
+    c.heads(keys, Vec::new());
+    assert!(c.is_idle(), "no unfinished delivery: the key is idle");
+    c.compact();
+    assert_eq!(c.allocated(), 0, "and its table is gone");
+}
+
+#[test]
+fn the_core_stays_small() {
+    // 100,000 of these live at once when one event fans out to every subscription.
+    let size = std::mem::size_of::<Core<crate::clock::SystemClock>>();
+    assert!(size <= 480, "Core is {size} bytes");
+}

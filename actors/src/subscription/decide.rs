@@ -98,7 +98,7 @@ impl<C: Clock> Core<C> {
         let made = u32::try_from(job.attempts_made + 1 - job.attempt_base).unwrap_or(u32::MAX);
         let jitter = job_jitter(job);
         next_retry_delay(
-            self.schedule.as_ref().unwrap_or(&self.cfg.retry_schedule),
+            self.schedule.as_deref().unwrap_or(&self.cfg.retry_schedule),
             made,
             jitter,
             FailureHint { retry_after },

@@ -21,6 +21,10 @@ impl<C: Clock> Core<C> {
         if !self.active {
             return;
         }
+        if self.ready.is_empty() {
+            // Exactly what arrived (most fan-outs bring one job): growth doubles from there.
+            self.ready.reserve_exact(jobs.len().min(READY_MAX));
+        }
         for job in jobs {
             if self.ready.len() >= READY_MAX {
                 self.note_backlog();
@@ -109,13 +113,15 @@ impl<C: Clock> Core<C> {
     /// A backlog page arrived, with the cursor after it; a short page means the backlog is
     /// read to the end.
     pub fn paged(&mut self, jobs: Vec<DeliveryJob>, next: Option<PageCursor>, limit: usize) {
-        self.paging = false;
         let full = jobs.len() >= limit;
+        // Admitted while `paging` still says when this page was asked for, so an id written
+        // after that is not taken from it.
         for job in jobs {
             if self.active && self.admit_job(&job) {
                 self.ready.push_back(job);
             }
         }
+        self.paging = None;
         self.backlog = match (self.active, full) {
             (true, true) => Some(next),
             _ => None,
@@ -124,7 +130,7 @@ impl<C: Clock> Core<C> {
 
     /// A page failed: the backlog stays where it was.
     pub fn page_failed(&mut self) {
-        self.paging = false;
+        self.paging = None;
     }
 
     /// The heads of `asked` were read: those that may go are queued (or wait for their

@@ -26,13 +26,83 @@ struct KeyState {
     finished: Option<Uuid>,
 }
 
+/// The ordering keys of a subscription, their table allocated only once a keyed delivery
+/// arrives (most subscriptions never see one, and an idle one gives it back).
 #[derive(Debug, Default)]
-pub struct Keys {
+pub struct Keys(Option<Box<Table>>);
+
+impl Keys {
+    pub fn admit(&mut self, key: &Arc<str>, id: Uuid) -> bool {
+        self.0.get_or_insert_default().admit(key, id)
+    }
+
+    pub fn take_lookups(&mut self, n: usize) -> Option<Vec<String>> {
+        self.0.as_mut()?.take_lookups(n)
+    }
+
+    pub fn heads(&mut self, asked: Vec<String>, found: Vec<Head>) -> Vec<DeliveryJob> {
+        self.0.get_or_insert_default().heads(asked, found)
+    }
+
+    pub fn lookup_failed(&mut self, asked: Vec<String>) {
+        if let Some(t) = &mut self.0 {
+            t.lookup_failed(asked);
+        }
+    }
+
+    pub fn finished(&mut self, key: &Arc<str>, id: Uuid) {
+        if let Some(t) = &mut self.0 {
+            t.finished(key, id);
+        }
+    }
+
+    pub fn written(&mut self, id: Uuid) {
+        if let Some(t) = &mut self.0 {
+            t.written(id);
+        }
+    }
+
+    pub fn vanished(&mut self, id: Uuid) {
+        if let Some(t) = &mut self.0 {
+            t.vanished(id);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.0.as_ref().is_none_or(|t| t.is_idle())
+    }
+
+    /// Gives back the table when it holds nothing, else its spare capacity.
+    pub fn shrink(&mut self) {
+        use super::tables::Shrink;
+        let empty = self
+            .0
+            .as_ref()
+            .is_some_and(|t| t.states.is_empty() && !t.looking);
+        if empty {
+            self.0 = None;
+        } else if let Some(t) = &mut self.0 {
+            t.states.shrink();
+        }
+    }
+
+    #[cfg(test)]
+    pub fn allocated(&self) -> usize {
+        self.0.as_ref().map_or(0, |t| t.states.capacity() + 1)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Table {
     states: HashMap<Arc<str>, KeyState>,
     looking: bool,
 }
 
-impl Keys {
+impl Table {
     /// A keyed delivery arrived (fresh, loaded or paged): may it be queued? Only the head
     /// may; any other waits in Postgres (a key seen for the first time is looked up).
     pub fn admit(&mut self, key: &Arc<str>, id: Uuid) -> bool {
@@ -145,11 +215,6 @@ impl Keys {
                 s.lookup = true;
             }
         }
-    }
-
-    pub fn clear(&mut self) {
-        self.states.clear();
-        self.looking = false;
     }
 
     /// Nothing to read and nothing waiting.

@@ -13,20 +13,20 @@
 
 mod concurrency;
 pub mod core;
+mod idle;
 mod keys;
 mod outcome;
+mod reads;
+mod tables;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::capacity::Permit;
 use actix::prelude::*;
-use chrono::Utc;
-use uuid::Uuid;
 
-use self::core::{Core, LOAD_BATCH, Step};
+use self::core::{Core, Step};
 use crate::clock::SystemClock;
-use crate::db::deliveries;
 use crate::db::health::Health;
 use crate::db::subscriptions::SubscriptionRow;
 use crate::delivery::{AttemptSpec, DeliveryActor};
@@ -39,14 +39,10 @@ use crate::messages::{
 use crate::ownership::Leases;
 use crate::retry_store::Mark;
 
-/// An actor with nothing to do for this long stops.
-const IDLE_STOP: Duration = Duration::from_secs(60);
-
 pub struct SubscriptionActor {
     sub: Arc<SubscriptionRow>,
     core: Core<SystemClock>,
     deps: Arc<EngineDeps>,
-    supervisor: Recipient<ActorStopped>,
     shard: u16,
     epoch: i64,
     /// A node-wide attempt permit for the attempt about to start.
@@ -54,6 +50,8 @@ pub struct SubscriptionActor {
     awaiting_permit: bool,
     wake: Option<(Instant, SpawnHandle)>,
     last_busy: Instant,
+    /// Armed only while the core is idle ([`idle`]): compacts it, then stops the actor.
+    idle_timer: Option<SpawnHandle>,
     /// Shutting down: no new attempts; stop when the last one in flight reports.
     stopping: bool,
     /// The failing streak is read from Postgres at start; nothing is sent before.
@@ -61,12 +59,7 @@ pub struct SubscriptionActor {
 }
 
 impl SubscriptionActor {
-    pub fn new(
-        sub: Arc<SubscriptionRow>,
-        epoch: i64,
-        deps: Arc<EngineDeps>,
-        supervisor: Recipient<ActorStopped>,
-    ) -> Self {
+    pub fn new(sub: Arc<SubscriptionRow>, epoch: i64, deps: Arc<EngineDeps>) -> Self {
         let core = Core::new(
             SystemClock,
             deps.core_config.clone(),
@@ -78,12 +71,12 @@ impl SubscriptionActor {
             sub,
             core,
             deps,
-            supervisor,
             epoch,
             permit: None,
             awaiting_permit: false,
             wake: None,
             last_busy: Instant::now(),
+            idle_timer: None,
             stopping: false,
             health_loaded: false,
         }
@@ -97,8 +90,13 @@ impl SubscriptionActor {
         self.leases().allows(self.shard, self.epoch, Instant::now())
     }
 
-    /// Does what the core asks until it waits.
+    /// Does what the core asks until it waits, then arms or disarms the idle timer.
     fn pump(&mut self, ctx: &mut Context<Self>) {
+        self.drive(ctx);
+        self.note_idle(ctx);
+    }
+
+    fn drive(&mut self, ctx: &mut Context<Self>) {
         if !self.health_loaded {
             return;
         }
@@ -130,9 +128,6 @@ impl SubscriptionActor {
                     break;
                 }
             }
-        }
-        if !self.core.is_idle() {
-            self.last_busy = Instant::now();
         }
     }
 
@@ -171,64 +166,6 @@ impl SubscriptionActor {
             act.pump(ctx);
         });
         self.wake = Some((at, handle));
-    }
-
-    fn load(&mut self, ids: Vec<Uuid>, ctx: &mut Context<Self>) {
-        let db = self.deps.db.clone();
-        let fut = async move { (deliveries::load_jobs(&db, &ids).await, ids) };
-        ctx.spawn(fut.into_actor(self).map(|(result, ids), act, ctx| {
-            match result {
-                Ok(jobs) => act.core.loaded(ids, jobs),
-                Err(e) => {
-                    tracing::warn!(error = %e, sub = %act.sub.id, "cannot load deliveries; retrying in 1s");
-                    act.core.load_failed(ids);
-                    act.arm(ctx, Instant::now() + Duration::from_secs(1));
-                    return;
-                }
-            }
-            act.pump(ctx);
-        }));
-    }
-
-    fn page(&mut self, cursor: Option<deliveries::PageCursor>, ctx: &mut Context<Self>) {
-        let (db, id) = (self.deps.db.clone(), self.sub.id);
-        let limit = LOAD_BATCH;
-        let fut = async move {
-            let horizon = Utc::now();
-            deliveries::page_due(&db, id, horizon, cursor, limit as i64).await
-        };
-        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
-            match result {
-                Ok((jobs, next)) => act.core.paged(jobs, next, limit),
-                Err(e) => {
-                    tracing::warn!(error = %e, sub = %act.sub.id, "cannot page the backlog; retrying in 1s");
-                    act.core.page_failed();
-                    act.arm(ctx, Instant::now() + Duration::from_secs(1));
-                    return;
-                }
-            }
-            act.pump(ctx);
-        }));
-    }
-
-    fn read_heads(&mut self, keys: Vec<String>, ctx: &mut Context<Self>) {
-        let (db, id) = (self.deps.db.clone(), self.sub.id);
-        let fut = async move {
-            let found = deliveries::ordering_heads(&db, id, &keys).await;
-            (found, keys)
-        };
-        ctx.spawn(fut.into_actor(self).map(|(result, keys), act, ctx| {
-            match result {
-                Ok(found) => act.core.heads(keys, found),
-                Err(e) => {
-                    tracing::warn!(error = %e, sub = %act.sub.id, "cannot read ordering heads; retrying in 1s");
-                    act.core.heads_failed(keys);
-                    act.arm(ctx, Instant::now() + Duration::from_secs(1));
-                    return;
-                }
-            }
-            act.pump(ctx);
-        }));
     }
 
     /// Marks the attempt in flight (Redis), then starts its DeliveryActor.
@@ -303,19 +240,20 @@ impl Actor for SubscriptionActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(100_000);
+        // The idle timer is first armed once the health is read (the pump after it): the work
+        // it was started for arrives before that.
         self.load_health(ctx);
-        ctx.run_interval(Duration::from_secs(10), |act, ctx| {
-            if act.core.is_idle() && act.last_busy.elapsed() >= IDLE_STOP {
-                ctx.stop();
-            }
-        });
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
-        self.supervisor.do_send(ActorStopped {
-            id: self.sub.id,
-            addr: ctx.address(),
-        });
+        // Through the shared address (not an address of its own: 100,000 actors would hold
+        // 100,000 senders).
+        if let Some(supervisor) = self.deps.supervisor() {
+            supervisor.do_send(ActorStopped {
+                id: self.sub.id,
+                addr: ctx.address(),
+            });
+        }
     }
 }
 
@@ -411,24 +349,5 @@ impl Handler<AttemptDone> for SubscriptionActor {
             return;
         }
         self.pump(ctx);
-    }
-}
-
-impl SubscriptionActor {
-    /// Reads the failing streak, then starts working (retrying while Postgres is away).
-    fn load_health(&mut self, ctx: &mut Context<Self>) {
-        let (db, id) = (self.deps.db.clone(), self.sub.id);
-        let fut = async move { crate::db::health::get(&db, id).await };
-        ctx.spawn(fut.into_actor(self).map(|result, act, ctx| match result {
-            Ok(h) => {
-                act.core.set_health(h);
-                act.health_loaded = true;
-                act.pump(ctx);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, sub = %act.sub.id, "cannot read the subscription's health; retrying in 1s");
-                ctx.run_later(Duration::from_secs(1), |act, ctx| act.load_health(ctx));
-            }
-        }));
     }
 }

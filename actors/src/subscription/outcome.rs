@@ -57,7 +57,10 @@ impl SubscriptionActor {
                 .persistence
                 .send(msg)
                 .into_actor(self)
-                .map(move |_, act, _| act.core.written(id)),
+                .map(move |_, act, ctx| {
+                    act.core.written(id);
+                    act.note_idle(ctx);
+                }),
         );
         if let Some(reason) = decision.disable {
             self.disable(reason, ctx);

@@ -21,7 +21,7 @@ use crate::db::deliveries;
 use crate::domain::{SubscriptionStatus, shard_of};
 use crate::engine::EngineDeps;
 use crate::messages::{Enqueue, Flush, LeaseLost, Shutdown};
-use crate::ownership::{self, TickReport};
+use crate::ownership::{self, IdentityCheck, TickReport};
 use crate::retry_store::ScheduledRetry;
 use crate::subscription::SubscriptionActor;
 
@@ -46,15 +46,16 @@ impl Handler<TickNow> for Supervisor {
         self.ticking = true;
         let (deps, policy) = (self.deps.clone(), self.policy.clone());
         let fut = async move {
-            if deps.identity.confirm().await {
-                ownership::tick(&deps.lease_db, &policy, &deps.leases).await
-            } else {
+            match deps.identity.confirm().await {
+                IdentityCheck::Held => ownership::tick(&deps.lease_db, &policy, &deps.leases).await,
+                // Postgres is away: nothing can be renewed, and the leases lapse by their
+                // local deadlines (the actors stop at once when they do).
+                IdentityCheck::Unreachable => TickReport::default(),
                 // Another process runs as this node: deliver nothing, take nothing.
-                let all: Vec<u16> = deps.leases.active_shards();
-                TickReport {
-                    excess: all,
+                IdentityCheck::Taken => TickReport {
+                    excess: deps.leases.active_shards(),
                     ..TickReport::default()
-                }
+                },
             }
         };
         Box::pin(fut.into_actor(self).map(|report, act, ctx| {
@@ -200,15 +201,31 @@ async fn count_interrupted(deps: &EngineDeps, shard: u16) {
     }
 }
 
+/// Tries to load a shard's retries a few times: a node taking every shard at once reads them
+/// all together, and a busy Redis can answer one of those reads too late. Without them the
+/// sweeper still finds each delivery once it is due, but not sooner.
+async fn load_retries(deps: &EngineDeps, shard: u16) -> Option<Vec<ScheduledRetry>> {
+    const TRIES: u32 = 4;
+    for n in 1..=TRIES {
+        match deps.retry_store.load_shard(shard).await {
+            Ok(r) => return Some(r),
+            Err(e) if n < TRIES => {
+                tracing::debug!(error = %e, shard, try_ = n, "cannot read retries from redis; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(250 << n)).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, shard, "cannot read retries from redis; the sweeper will find them when due");
+            }
+        }
+    }
+    None
+}
+
 /// The shard's retries Redis remembers, without those of unknown or inactive subscriptions
 /// (which are removed from Redis: Postgres holds them).
 async fn resume_retries(deps: &EngineDeps, shard: u16) -> Vec<ScheduledRetry> {
-    let all = match deps.retry_store.load_shard(shard).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(error = %e, shard, "cannot read retries from redis; the sweeper will find them");
-            return Vec::new();
-        }
+    let Some(all) = load_retries(deps, shard).await else {
+        return Vec::new();
     };
     let (keep, stale): (Vec<ScheduledRetry>, Vec<ScheduledRetry>) =
         all.into_iter().partition(|r| {

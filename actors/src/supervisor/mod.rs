@@ -65,7 +65,7 @@ impl Supervisor {
     }
 
     /// The live actor of an active subscription of a shard held here, started if needed.
-    fn actor_for(&mut self, id: Uuid, ctx: &mut Context<Self>) -> Option<Addr<SubscriptionActor>> {
+    fn actor_for(&mut self, id: Uuid, _ctx: &mut Context<Self>) -> Option<Addr<SubscriptionActor>> {
         if self.stopping {
             return None;
         }
@@ -83,9 +83,9 @@ impl Supervisor {
         if row.status() != SubscriptionStatus::Active {
             return None;
         }
-        let (deps, me) = (self.deps.clone(), ctx.address().recipient());
+        let deps = self.deps.clone();
         let addr = SubscriptionActor::start_in_arbiter(&self.delivery_arbiter, move |_| {
-            SubscriptionActor::new(row, epoch, deps, me)
+            SubscriptionActor::new(row, epoch, deps)
         });
         self.actors.insert(id, (epoch, addr.clone()));
         Some(addr)

@@ -1199,7 +1199,10 @@ export interface components {
             delivery_id: string;
             /** Format: int32 */
             duration_ms: number;
-            /** @description `timeout`, `connect`, `dns`, `tls`, `http_status` or `blocked_target`. */
+            /**
+             * @description `timeout`, `connect`, `dns`, `tls`, `http_status`, `blocked_target`, `invalid_response`
+             *     (a malformed or oversized answer head) or `secret_unavailable`.
+             */
             error_class?: string | null;
             error_message?: string | null;
             /** Format: uuid */

@@ -14,8 +14,13 @@
 //! `--workers`/`SINK_WORKERS` (available cores), `--fail-rate`/`SINK_FAIL_RATE` (0..1: answer
 //! 500 to that fraction, for failing-receiver scenarios), `--delay-ms`/`SINK_DELAY_MS` (answer
 //! after that long, for slow receivers), `--status`/`SINK_STATUS` (success status, default 200;
-//! 202 lets the sink stand in for Courier's ingest when dry-running the k6 scripts).
+//! 202 lets the sink stand in for Courier's ingest when dry-running the k6 scripts),
+//! `SINK_TRACK_IDS=1` (remember every `webhook-id` answered with success, so `/stats` also
+//! reports `distinct` messages and `duplicates`: arrivals beyond the first; costs a lock per
+//! request, so it is off for the throughput benchmarks).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -35,6 +40,8 @@ struct Settings {
     delay_ms: u64,
     /// Status of a successful answer.
     status: u16,
+    /// Remember message ids (`SINK_TRACK_IDS=1`) to count distinct messages and duplicates.
+    track_ids: bool,
 }
 
 impl Settings {
@@ -57,6 +64,7 @@ impl Settings {
                 .map(|v| v.parse().map_err(|_| format!("SINK_STATUS: {v}")))
                 .transpose()?
                 .unwrap_or(200),
+            track_ids: env("SINK_TRACK_IDS").is_some_and(|v| v == "1" || v == "true"),
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -125,6 +133,8 @@ struct Stats {
     last_at_us: AtomicU64,
     /// End-to-end latency of successful deliveries that carried `sent_at_us`.
     latency: Histogram,
+    /// With `SINK_TRACK_IDS`: successful arrivals per `webhook-id` (a UUID, as a number).
+    seen: Mutex<HashMap<u128, u32>>,
 }
 
 impl Stats {
@@ -153,6 +163,27 @@ impl Stats {
             c.store(0, Ordering::Relaxed);
         }
         self.latency.reset();
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.clear();
+        }
+    }
+
+    /// Counts one successful arrival of `id`.
+    fn saw(&self, id: &str) {
+        let Ok(n) = u128::from_str_radix(&id.replace('-', ""), 16) else {
+            return;
+        };
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen.entry(n).or_default() += 1;
+        }
+    }
+
+    /// `(distinct ids, arrivals beyond the first)`.
+    fn distinct_and_duplicates(&self) -> (u64, u64) {
+        self.seen.lock().map_or((0, 0), |seen| {
+            let dups: u64 = seen.values().map(|n| u64::from(n.saturating_sub(1))).sum();
+            (seen.len() as u64, dups)
+        })
     }
 
     fn snapshot(&self) -> serde_json::Value {
@@ -167,7 +198,10 @@ impl Stats {
         };
         let ms = |us: u64| us as f64 / 1000.0;
         let h = &self.latency;
+        let (distinct, duplicates) = self.distinct_and_duplicates();
         serde_json::json!({
+            "distinct": distinct,
+            "duplicates": duplicates,
             "count": count,
             "ok": self.ok.load(Ordering::Relaxed),
             "failed": self.failed.load(Ordering::Relaxed),
@@ -261,6 +295,11 @@ async fn receive(req: HttpRequest, body: web::Bytes, st: web::Data<AppState>) ->
         }
     }
     s.ok.fetch_add(1, Ordering::Relaxed);
+    if settings.track_ids
+        && let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok())
+    {
+        s.saw(id);
+    }
     if let Some(sent) = find_sent_at_us(&body) {
         // Latency is measured when the answer is decided (after any injected delay).
         s.latency.record(now_us().saturating_sub(sent));

@@ -11,6 +11,9 @@
 
 mod answer;
 mod event;
+#[cfg(test)]
+#[path = "fuzz_tests.rs"]
+mod fuzz_tests;
 mod signature;
 
 use std::sync::Arc;
