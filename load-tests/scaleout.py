@@ -25,8 +25,11 @@ Per node count:
 Ratios are against the 1-node figures of the same invocation.
 
 Knobs: NODES ("1 2 3"), NODE_CPU (0.3), CONNS_PER_NODE (32), SUBS_PER_NODE (8), DURATION (20s),
-WARMUP (5s), CFS_PERIOD_US (100000; the quota is NODE_CPU × this), OPEN_FRACTION (0.7), OPEN_DURATION (20s), NODE_POOL (COURIER_DB_POOL_SIZE per
-node, 12), NODE_TTL (COURIER_NODE_TTL, 10s), BASE_PORT (18100), SINK_PORT (19150), KEEP_DB=1.
+WARMUP (5s), CFS_PERIOD_US (100000; the quota is NODE_CPU × this), OPEN_FRACTION (0.7),
+OPEN_DURATION (20s), NODE_POOL (COURIER_DB_POOL_SIZE per node, 12), NODE_TTL
+(COURIER_NODE_TTL, 10s), AFFINITY=1 (each subscription's ingests go to the node that owns it,
+so none is handed over: what a shard-aware load balancer would do), BASE_PORT (18100),
+SINK_PORT (19150), KEEP_DB=1.
 Needs root (cgroups), the release builds, Postgres and Redis on 127.0.0.1.
 """
 
@@ -50,6 +53,7 @@ OPEN_FRACTION = float(os.environ.get("OPEN_FRACTION", "0.7"))
 OPEN_DURATION = b.env_dur("OPEN_DURATION", "20s")
 POOL = os.environ.get("NODE_POOL", "12")
 TTL = os.environ.get("NODE_TTL", "10s")
+AFFINITY = os.environ.get("AFFINITY", "0") == "1"
 BASE_PORT = int(os.environ.get("BASE_PORT", "18100"))
 SINK_PORT = int(os.environ.get("SINK_PORT", "19150"))
 
@@ -169,9 +173,14 @@ def measure(run, n, sink):
         sys.exit(f"could not pick {SPN} subscriptions per node: {picked}")
     subs = [picked[node_ids[j % n]][j // n] for j in range(n * SPN)]
     # Request i goes to port i mod n and subscription i div n: successive requests rotate
-    # ports and owners, and each subscription is ingested through every port.
-    urls = [f"http://127.0.0.1:{ports[i % n]}/ingest/{subs[i // n]}?event_type=bench.ingest"
-            for i in range(n * len(subs))]
+    # ports and owners, and each subscription is ingested through every port. AFFINITY=1
+    # instead sends each subscription's ingests to the node that owns it (no hand-over).
+    if AFFINITY:
+        urls = [f"http://127.0.0.1:{ports[j % n]}/ingest/{subs[j]}?event_type=bench.ingest"
+                for j in range(len(subs))]
+    else:
+        urls = [f"http://127.0.0.1:{ports[i % n]}/ingest/{subs[i // n]}?event_type=bench.ingest"
+                for i in range(n * len(subs))]
     epochs0 = run.sql(db, "SELECT coalesce(sum(epoch), 0) FROM shards")[0][0]
     res = {"nodes": n, "node_cpu_quota": NODE_CPU, "balance_s": round(balance_s, 1), "leases": counts,
            "subscriptions": len(subs)}
@@ -198,7 +207,9 @@ def report(results):
     one = results[0]
     print(f"\n== scale-out: {NODE_CPU} CPU per node (cgroup v1 CFS quota {int(NODE_CPU * CFS_PERIOD_US)} µs per "
           f"{CFS_PERIOD_US} µs), closed loop {CPN} conns/node, "
-          f"{SPN} subscriptions/node, {DURATION:.0f}s after {WARMUP:.0f}s warm-up ==")
+          f"{SPN} subscriptions/node, {DURATION:.0f}s after {WARMUP:.0f}s warm-up"
+          + (", ingest sent to each subscription's owner (AFFINITY=1)" if AFFINITY else
+             ", ingest round-robin over every node") + " ==")
     hdr = ("nodes", "accepted/s", "delivered/s", "sustained/s", "ratio", "e2e p50", "e2e p99", "ingest p99",
            "drain s", "pg CPU", "pg rows/s", "commits/s", "node CPU", "throttled", "machine", "load")
     print(" ".join(f"{h:>11}" for h in hdr))
@@ -238,7 +249,7 @@ def main():
         with open(os.path.join(run.out, "env.txt"), "w") as f:
             f.write(f"date={time.strftime('%FT%TZ', time.gmtime())} load={open('/proc/loadavg').read().strip()} "
                     f"NODES={NODES} NODE_CPU={NODE_CPU} CFS_PERIOD_US={CFS_PERIOD_US} CPN={CPN} SPN={SPN} DURATION={DURATION} WARMUP={WARMUP} "
-                    f"OPEN_FRACTION={OPEN_FRACTION} POOL={POOL} TTL={TTL}\n")
+                    f"OPEN_FRACTION={OPEN_FRACTION} POOL={POOL} TTL={TTL} AFFINITY={AFFINITY}\n")
         sink = run.sink("sink", SINK_PORT)
         results = [measure(run, n, sink) for n in NODES]
         with open(os.path.join(run.out, "summary.json"), "w") as f:
