@@ -14,6 +14,10 @@
 #   fanout       k6 fanout-steady.js (POST /events at RATE=500/s, FANOUT=10 subscriptions)
 #   slow         k6 slow-failing-receivers.js (fast, slow 2 s and 50 %-failing receivers)
 #   soak         k6 mixed-soak.js (DURATION=10m mix of ingest, fan-out and reads)
+#   isolation    isolation.py: healthy subscriptions beside 80 stalled ones (6 s receivers,
+#                5 s timeout), against the same run without them; knobs in its header
+#   scale-out    scaleout.py: 1, 2 and 3 nodes on one database, each node held to NODE_CPU
+#                by a cgroup (needs root); knobs in its header
 #
 # What it does: builds courier and the sink (release; cargo skips what is fresh), creates a
 # fresh database courier_bench_<random> on the local Postgres, starts the sink, runs the
@@ -37,6 +41,16 @@ usage() {
 }
 [ $# -eq 1 ] || usage
 SCENARIO="$1"
+case "$SCENARIO" in
+  isolation | scale-out)
+    here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+    if [ "${NO_BUILD:-0}" != 1 ]; then
+      (cd "$here/.." && cargo build --release -q -p courier -p courier-sink) || exit 1
+    fi
+    script=isolation.py
+    [ "$SCENARIO" = scale-out ] && script=scaleout.py
+    exec python3 "$here/$script" ;;
+esac
 case "$SCENARIO" in
   ingest-max | ingest-only | e2e-1k | sustained | burst | fanout | slow | soak) ;;
   -h | --help) usage 0 ;;

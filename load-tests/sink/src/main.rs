@@ -4,8 +4,11 @@
 //!   the body carries `"sent_at_us": <epoch µs>` records `now - sent_at_us` (end-to-end latency)
 //!   in a log-linear histogram.
 //! - `GET /stats` → `{count, ok, failed, ..., p50_ms, p95_ms, p99_ms, max_ms, first_at_us,
-//!   last_at_us, rate_per_s}`.
-//! - `POST /reset` zeroes everything. `GET /health` → `200`.
+//!   last_at_us, rate_per_s, in_flight, peak_in_flight}` (`in_flight`: requests being answered
+//!   now, which with `--delay-ms` is how many attempts the sender holds open against it).
+//! - `POST /reset` zeroes everything and answers `{reset, count_before, ok_before}`.
+//!   `GET /health` → `200`.
+//! - `--delay-ms` is at most 60 s: a slow or stalled receiver still answers every request.
 //!
 //! Settings (flag or env, flag wins): `--bind`/`SINK_BIND` (127.0.0.1:9100),
 //! `--workers`/`SINK_WORKERS` (available cores), `--fail-rate`/`SINK_FAIL_RATE` (0..1: answer
@@ -80,6 +83,12 @@ impl Settings {
                 _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
             }
         }
+        if s.delay_ms > MAX_DELAY_MS {
+            return Err(format!(
+                "delay must be at most {MAX_DELAY_MS} ms, got {}",
+                s.delay_ms
+            ));
+        }
         if !(0.0..=1.0).contains(&s.fail_rate) {
             return Err(format!(
                 "fail rate must be within 0..1, got {}",
@@ -91,6 +100,9 @@ impl Settings {
         Ok(s)
     }
 }
+
+/// Longest `--delay-ms`: a stalled receiver still answers, so no request is held forever.
+const MAX_DELAY_MS: u64 = 60_000;
 
 const USAGE: &str = "usage: courier-sink [--bind 127.0.0.1:9100] [--workers N] [--fail-rate 0..1] [--delay-ms MS] [--status 200]";
 
@@ -112,6 +124,10 @@ struct Stats {
     /// Requests carrying a `webhook-signature` header (i.e. sent by Courier).
     signed: AtomicU64,
     bytes: AtomicU64,
+    /// Requests received and not yet answered (or abandoned by the sender), and the most at
+    /// once since the last reset.
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
     /// Arrival time of the first and last request, epoch µs (0 = none yet).
     first_at_us: AtomicU64,
     last_at_us: AtomicU64,
@@ -122,10 +138,21 @@ struct Stats {
 }
 
 impl Stats {
+    /// Zeroes `count` and `ok` and returns what they held (each read and zeroed in one step,
+    /// so a caller adding them to later figures loses no delivery); restarts the peak of
+    /// requests in flight. `reset` zeroes the rest.
+    fn take_counts(&self) -> (u64, u64) {
+        self.peak_in_flight
+            .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
+        (
+            self.count.swap(0, Ordering::Relaxed),
+            self.ok.swap(0, Ordering::Relaxed),
+        )
+    }
+
+    /// Zeroes every figure but `count` and `ok` (see `take_counts`).
     fn reset(&self) {
         for c in [
-            &self.count,
-            &self.ok,
             &self.failed,
             &self.retried,
             &self.signed,
@@ -190,6 +217,8 @@ impl Stats {
             "first_at_us": first,
             "last_at_us": last,
             "rate_per_s": (rate * 10.0).round() / 10.0,
+            "in_flight": self.in_flight.load(Ordering::Relaxed),
+            "peak_in_flight": self.peak_in_flight.load(Ordering::Relaxed),
         })
     }
 }
@@ -210,6 +239,24 @@ fn unit_hash(n: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Counts one request in flight for as long as it lives, so a request whose sender hangs up
+/// mid-delay (actix then drops the handler) is still taken off the gauge.
+struct InFlight<'a>(&'a Stats);
+
+impl<'a> InFlight<'a> {
+    fn enter(s: &'a Stats) -> Self {
+        let now = s.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        s.peak_in_flight.fetch_max(now, Ordering::Relaxed);
+        Self(s)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn receive(req: HttpRequest, body: web::Bytes, st: web::Data<AppState>) -> HttpResponse {
     // A `Route` used as the default service does not apply its method guard: check here.
     if req.method() != actix_web::http::Method::POST {
@@ -217,6 +264,7 @@ async fn receive(req: HttpRequest, body: web::Bytes, st: web::Data<AppState>) ->
     }
     let now = now_us();
     let s = &st.stats;
+    let _in_flight = InFlight::enter(s);
     s.count.fetch_add(1, Ordering::Relaxed);
     s.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
     let _ = s
@@ -264,9 +312,11 @@ async fn stats(st: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn reset(st: web::Data<AppState>) -> HttpResponse {
+    let (count, ok) = st.stats.take_counts();
     st.stats.reset();
     st.seq.store(0, Ordering::Relaxed);
-    HttpResponse::Ok().json(serde_json::json!({"reset": true}))
+    HttpResponse::Ok()
+        .json(serde_json::json!({"reset": true, "count_before": count, "ok_before": ok}))
 }
 
 async fn health() -> HttpResponse {

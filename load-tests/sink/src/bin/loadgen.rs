@@ -40,7 +40,8 @@ usage: loadgen --url URL [--url URL2 ...] [options]
   --header 'K: V'           extra header, repeatable (e.g. 'Authorization: Bearer KEY')
   --timeout D               per-request timeout (default 10s)
   --json                    print a JSON summary on stdout
-Several --url values are used round-robin. Only http:// targets.";
+Several --url values are used round-robin; URLs on one host:port share keep-alive
+connections. Only http:// targets.";
 
 #[derive(Clone, Debug)]
 struct Opts {
@@ -181,17 +182,19 @@ impl Target {
 /// It understands `Content-Length`, chunked and close-delimited answers.
 struct Conn {
     stream: TcpStream,
-    target: usize,
+    /// The server this connection is open to: URLs on the same `host:port` share connections,
+    /// so many `--url`s (e.g. one per subscription) do not multiply the connection count.
+    addr: SocketAddr,
     buf: Vec<u8>,
 }
 
 impl Conn {
-    async fn connect(t: &Target, target: usize) -> std::io::Result<Self> {
+    async fn connect(t: &Target) -> std::io::Result<Self> {
         let stream = TcpStream::connect(t.addr).await?;
         stream.set_nodelay(true)?;
         Ok(Self {
             stream,
-            target,
+            addr: t.addr,
             buf: Vec::with_capacity(4096),
         })
     }
@@ -352,13 +355,13 @@ async fn one(local: &Local, sh: &Shared, scheduled: Instant) {
     let reused = {
         let mut idle = local.idle.borrow_mut();
         idle.iter()
-            .position(|c| c.target == ti)
+            .position(|c| c.addr == t.addr)
             .map(|i| idle.swap_remove(i))
     };
     let attempt = async {
         let (mut conn, was_idle) = match reused {
             Some(c) => (c, true),
-            None => (Conn::connect(t, ti).await?, false),
+            None => (Conn::connect(t).await?, false),
         };
         let (status, keep) = match conn.exchange(&request).await {
             Ok(r) => r,
@@ -366,7 +369,7 @@ async fn one(local: &Local, sh: &Shared, scheduled: Instant) {
             // reuse it. If nothing came back, the request was not processed: resend it once
             // on a fresh connection, as HTTP clients do for idempotent retries of stale sockets.
             Err(_) if was_idle && conn.buf.is_empty() => {
-                conn = Conn::connect(t, ti).await?;
+                conn = Conn::connect(t).await?;
                 conn.exchange(&request).await?
             }
             Err(e) => return Err(e),
